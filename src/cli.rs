@@ -1,0 +1,133 @@
+//! The command line: `serve` (default), `migrate`, `token create`, `seed`, `openapi`.
+
+use crate::config;
+use crate::domain::kinds::Role;
+use crate::{db, http, seed, tokens};
+use clap::{Parser, Subcommand, ValueEnum};
+use migration::{Migrator, MigratorTrait};
+use std::process::ExitCode;
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "climate-tracker", version, about = "Tracks China–Pacific climate-cooperation projects and the fund that pays for them")]
+struct Cli {
+    #[command(flatten)]
+    database: config::Database,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, load the reference data into an empty database, and serve.
+    Serve(config::Serve),
+    /// Run schema migrations.
+    Migrate {
+        #[arg(value_enum, default_value = "up")]
+        direction: Direction,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Load data: `reference` (REFERENCE.md) or `demo` (reference plus marked samples).
+    Seed {
+        #[arg(value_enum)]
+        set: SeedSet,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Direction {
+    Up,
+    Down,
+    Status,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SeedSet {
+    Reference,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print its secret (shown only this once).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Required for, and only for, partner tokens.
+        #[arg(long)]
+        institution: Option<Uuid>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse().map_err(|_| "admin, viewer or partner".to_owned())
+}
+
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "climate_tracker=info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match execute(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+async fn execute(cli: Cli) -> CliResult {
+    let url = cli.database.database_url;
+    match cli.command {
+        Some(Command::Openapi) => {
+            println!("{}", http::openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Some(Command::Migrate { direction }) => {
+            let db = db::connect(&url).await?;
+            match direction {
+                Direction::Up => Migrator::up(&db, None).await?,
+                Direction::Down => Migrator::down(&db, None).await?,
+                Direction::Status => Migrator::status(&db).await?,
+            }
+            Ok(())
+        }
+        Some(Command::Token { command: TokenCommand::Create { name, role, institution } }) => {
+            let db = db::connect(&url).await?;
+            db::migrate_up(&db).await?;
+            let created = tokens::create(&db, &name, role, institution).await?;
+            println!("{}", created.secret);
+            eprintln!("token {} ({}, {}) created; the secret above is shown only once", created.id, name, role.as_str());
+            Ok(())
+        }
+        Some(Command::Seed { set: SeedSet::Reference }) => {
+            let db = db::connect(&url).await?;
+            db::migrate_up(&db).await?;
+            let added = seed::reference(&db).await?;
+            eprintln!("reference data loaded ({added} records added)");
+            Ok(())
+        }
+        Some(Command::Serve(settings)) => crate::server::serve(&url, settings).await,
+        None => {
+            let settings = config::Serve {
+                bind: std::env::var("CLIMATE_TRACKER_BIND").unwrap_or_else(|_| config::DEFAULT_BIND.into()),
+                admin_token: std::env::var("CLIMATE_TRACKER_ADMIN_TOKEN").ok(),
+            };
+            crate::server::serve(&url, settings).await
+        }
+    }
+}

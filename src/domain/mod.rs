@@ -1,0 +1,15 @@
+//! Types and rules of the cooperation, free of HTTP and SQL.
+//!
+//! Every type here can only be constructed valid ("parse, don't validate"):
+//! deserializing one runs its checks, so a handler that holds a `Code` or a
+//! `Money` never checks it again.
+
+pub mod codes;
+pub mod kinds;
+pub mod money;
+pub mod status;
+pub mod text;
+
+pub use codes::{Code, CountryCode};
+pub use money::{Currency, Money};
+pub use text::{Line, LocalizedText, LongText, Note, ShortText};

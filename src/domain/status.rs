@@ -1,0 +1,122 @@
+//! Life cycles: each status enum knows the moves it allows, so the rule
+//! "which transition is legal" lives here and nowhere else.
+
+use super::kinds::vocabulary;
+use serde::{Deserialize, Serialize};
+use strum::{EnumString, IntoStaticStr, VariantArray};
+
+vocabulary!(
+    /// `planned→active|cancelled`, `active→on_hold|completed|cancelled`, `on_hold→active|cancelled`.
+    ProjectStatus { Planned, Active, OnHold, Completed, Cancelled }
+);
+
+vocabulary!(
+    /// A milestone starts `planned`; `achieved`, `missed` and `cancelled` are final.
+    MilestoneStatus { Planned, InProgress, Achieved, Missed, Cancelled }
+);
+
+vocabulary!(
+    /// `draft→submitted|withdrawn`, `submitted→approved|rejected|withdrawn`,
+    /// `approved→active|cancelled`, `active→completed|cancelled`.
+    GrantStatus { Draft, Submitted, Approved, Active, Completed, Rejected, Withdrawn, Cancelled }
+);
+
+impl ProjectStatus {
+    pub fn can_move_to(self, to: ProjectStatus) -> bool {
+        use ProjectStatus::*;
+        matches!(
+            (self, to),
+            (Planned, Active | Cancelled)
+                | (Active, OnHold | Completed | Cancelled)
+                | (OnHold, Active | Cancelled)
+        )
+    }
+}
+
+impl MilestoneStatus {
+    /// Moves made through `/transitions`; `achieved` is reached only through `/achieve`.
+    pub fn can_move_to(self, to: MilestoneStatus) -> bool {
+        use MilestoneStatus::*;
+        matches!(
+            (self, to),
+            (Planned, InProgress | Missed | Cancelled) | (InProgress, Missed | Cancelled)
+        )
+    }
+
+    pub fn can_be_achieved(self) -> bool {
+        matches!(self, MilestoneStatus::Planned | MilestoneStatus::InProgress)
+    }
+
+    /// Still open: counts towards overdue and the next milestone.
+    pub fn is_open(self) -> bool {
+        self.can_be_achieved()
+    }
+}
+
+impl GrantStatus {
+    pub fn can_move_to(self, to: GrantStatus) -> bool {
+        use GrantStatus::*;
+        matches!(
+            (self, to),
+            (Draft, Submitted | Withdrawn)
+                | (Submitted, Approved | Rejected | Withdrawn)
+                | (Approved, Active | Cancelled)
+                | (Active, Completed | Cancelled)
+        )
+    }
+
+    /// Only a grant still being prepared may be edited.
+    pub fn is_editable(self) -> bool {
+        matches!(self, GrantStatus::Draft | GrantStatus::Submitted)
+    }
+
+    /// Approved money is committed: it counts against the fund and may be paid.
+    pub fn holds_commitment(self) -> bool {
+        matches!(self, GrantStatus::Approved | GrantStatus::Active)
+    }
+
+    /// Counts as awarded in status summaries, breakdowns and exports.
+    pub fn is_awarded(self) -> bool {
+        matches!(self, GrantStatus::Approved | GrantStatus::Active | GrantStatus::Completed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strum::VariantArray;
+
+    #[test]
+    fn project_final_states_allow_no_move() {
+        for to in ProjectStatus::VARIANTS {
+            assert!(!ProjectStatus::Completed.can_move_to(*to));
+            assert!(!ProjectStatus::Cancelled.can_move_to(*to));
+        }
+        assert!(ProjectStatus::Planned.can_move_to(ProjectStatus::Active));
+        assert!(!ProjectStatus::Planned.can_move_to(ProjectStatus::Completed));
+        assert!(ProjectStatus::OnHold.can_move_to(ProjectStatus::Active));
+    }
+
+    #[test]
+    fn milestones_are_achieved_only_through_achieve() {
+        for from in MilestoneStatus::VARIANTS {
+            assert!(!from.can_move_to(MilestoneStatus::Achieved));
+            assert!(!from.can_move_to(MilestoneStatus::Planned));
+        }
+    }
+
+    #[test]
+    fn grant_moves_follow_the_spec() {
+        use GrantStatus::*;
+        let allowed = [
+            (Draft, Submitted), (Draft, Withdrawn), (Submitted, Approved), (Submitted, Rejected),
+            (Submitted, Withdrawn), (Approved, Active), (Approved, Cancelled), (Active, Completed),
+            (Active, Cancelled),
+        ];
+        for from in GrantStatus::VARIANTS {
+            for to in GrantStatus::VARIANTS {
+                assert_eq!(from.can_move_to(*to), allowed.contains(&(*from, *to)), "{from:?}->{to:?}");
+            }
+        }
+    }
+}

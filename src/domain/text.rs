@@ -1,0 +1,183 @@
+//! Localized human text: `{"en": "Liaocheng University", "zh": "聊城大学"}`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Text in one or more languages, keyed by BCP 47 tag; `MAX` characters per entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "BTreeMap<String, String>", into = "BTreeMap<String, String>")]
+pub struct LocalizedText<const MAX: usize>(BTreeMap<String, String>);
+
+/// Names and titles: at most 500 characters per language.
+pub type ShortText = LocalizedText<500>;
+/// Descriptions, summaries and purposes: at most 5,000 characters per language.
+pub type LongText = LocalizedText<5000>;
+
+impl<const MAX: usize> LocalizedText<MAX> {
+    pub fn entries(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+
+    pub fn get(&self, lang: &str) -> Option<&str> {
+        self.0.get(lang).map(String::as_str)
+    }
+
+    /// All languages in one lowercase string, for `q=` search in any language.
+    pub fn search_text(&self) -> String {
+        let joined: Vec<&str> = self.0.values().map(String::as_str).collect();
+        joined.join("\n").to_lowercase()
+    }
+
+    /// English if present, else the first language: for labels and logs.
+    pub fn best(&self) -> &str {
+        self.get("en")
+            .or_else(|| self.0.values().next().map(String::as_str))
+            .unwrap_or("")
+    }
+}
+
+/// A pragmatic BCP 47 check: a 2-3 letter primary language, then subtags of
+/// 1-8 letters or digits (`en`, `zh-Hans`, `to-TO`).
+fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary_ok = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    primary_ok && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+impl<const MAX: usize> TryFrom<BTreeMap<String, String>> for LocalizedText<MAX> {
+    type Error = String;
+    fn try_from(map: BTreeMap<String, String>) -> Result<Self, String> {
+        if map.is_empty() {
+            return Err("needs at least one language, e.g. {\"en\": \"...\"}".into());
+        }
+        for (tag, text) in &map {
+            if !is_language_tag(tag) {
+                return Err(format!("'{tag}' is not a BCP 47 language tag"));
+            }
+            if text.trim().is_empty() {
+                return Err(format!("the '{tag}' text is empty"));
+            }
+            if text.chars().count() > MAX {
+                return Err(format!("the '{tag}' text is longer than {MAX} characters"));
+            }
+        }
+        Ok(LocalizedText(map))
+    }
+}
+
+impl<const MAX: usize> From<LocalizedText<MAX>> for BTreeMap<String, String> {
+    fn from(t: LocalizedText<MAX>) -> Self {
+        t.0
+    }
+}
+
+impl<const MAX: usize> utoipa::__dev::ComposeSchema for LocalizedText<MAX> {
+    fn compose(_: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .description(Some(format!(
+                "Text by BCP 47 language tag; at least one entry, each non-empty, at most {MAX} characters"
+            )))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .additional_properties(Some(
+                ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(MAX)),
+            ))
+            .property_names(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")),
+            ))
+            .min_properties(Some(1))
+            .examples([serde_json::json!({"en": "Liaocheng University", "zh": "聊城大学"})])
+            .into()
+    }
+}
+
+impl<const MAX: usize> utoipa::ToSchema for LocalizedText<MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        if MAX > 500 { "LongText".into() } else { "ShortText".into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: serde_json::Value) -> Result<ShortText, serde_json::Error> {
+        serde_json::from_value(v)
+    }
+
+    #[test]
+    fn accepts_several_languages_and_searches_all() {
+        let t = parse(serde_json::json!({"en": "Liaocheng University", "zh": "聊城大学"})).unwrap();
+        assert_eq!(t.best(), "Liaocheng University");
+        assert!(t.search_text().contains("聊城"));
+        assert!(t.search_text().contains("liaocheng"));
+    }
+
+    #[test]
+    fn refuses_empty_bad_tags_and_long_text() {
+        assert!(parse(serde_json::json!({})).is_err());
+        assert!(parse(serde_json::json!({"en": " "})).is_err());
+        assert!(parse(serde_json::json!({"english": "x"})).is_err());
+        assert!(parse(serde_json::json!({"en": "x".repeat(501)})).is_err());
+        assert!(serde_json::from_value::<LongText>(serde_json::json!({"en": "x".repeat(501)})).is_ok());
+    }
+}
+
+/// A plain, single-language string: non-blank, at most `MAX` characters
+/// (notes, evidence, reasons, references, cities, URLs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Plain<const MAX: usize>(String);
+
+impl<const MAX: usize> Plain<MAX> {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<const MAX: usize> TryFrom<String> for Plain<MAX> {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.trim().is_empty() {
+            Err("may not be empty".into())
+        } else if s.chars().count() > MAX {
+            Err(format!("is longer than {MAX} characters"))
+        } else {
+            Ok(Plain(s))
+        }
+    }
+}
+
+impl<const MAX: usize> From<Plain<MAX>> for String {
+    fn from(p: Plain<MAX>) -> String {
+        p.0
+    }
+}
+
+impl<const MAX: usize> utoipa::__dev::ComposeSchema for Plain<MAX> {
+    fn compose(_: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX))
+            .into()
+    }
+}
+
+impl<const MAX: usize> utoipa::ToSchema for Plain<MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        if MAX > 500 { "Note".into() } else { "Line".into() }
+    }
+}
+
+/// Short plain strings: names of cities, URLs, identifiers, references.
+pub type Line = Plain<500>;
+/// Long plain strings: notes, evidence, reasons.
+pub type Note = Plain<5000>;

@@ -1,0 +1,21 @@
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "alliances")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub code: String,
+    pub name: Json,
+    pub description: Option<Json>,
+    pub search: String,
+    pub founded_on: Date,
+    pub secretariat_institution_id: Option<Uuid>,
+    pub focus_areas: Json,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,15 @@
+//! Database rows, one module per table. Only the store and the handlers use
+//! these; the API speaks in `http` types and the rules in `domain` types.
+
+pub mod alliance;
+pub mod audit_event;
+pub mod fund;
+pub mod idempotency_key;
+pub mod institution;
+pub mod membership;
+pub mod milestone;
+pub mod participant;
+pub mod progress_report;
+pub mod project;
+pub mod project_country;
+pub mod token;

@@ -1,0 +1,13 @@
+use sea_orm::entity::prelude::*;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "project_countries")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub project_id: Uuid,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub country: String,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,108 @@
+//! The OpenAPI document's frame and the interactive docs at `/docs`.
+//!
+//! Problem responses that every operation of a kind can give (401, 403, 422…)
+//! are added here once, from each operation's shape, so handlers document
+//! only what is particular to them.
+
+use super::error::Problem;
+use axum::Router;
+use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa::{Modify, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "climate-tracker",
+        description = "Partners, alliances, projects, milestones and the money of the Liaocheng Climate \
+            Change Cooperation Fund (China–Pacific Island Countries). Authenticate with \
+            `Authorization: Bearer <token>`; errors are RFC 9457 problem details.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    servers((url = "/", description = "This service")),
+    modifiers(&BearerAuth),
+    components(schemas(Problem)),
+    tags(
+        (name = "institutions", description = "Partner institutions"),
+        (name = "alliances", description = "Alliances and their members"),
+        (name = "funds", description = "Funds"),
+        (name = "projects", description = "Cooperation projects and their participants"),
+        (name = "milestones", description = "Milestones and progress reports"),
+        (name = "tokens", description = "API tokens (admin)"),
+        (name = "audit", description = "Audit trail (admin)"),
+        (name = "ops", description = "Health, readiness and metrics (no auth)"),
+    ),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name()))).build(),
+        )
+        .build()
+        .into()
+}
+
+/// Adds the problem responses each operation can give, by its shape.
+pub fn add_problem_responses(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if !path.starts_with("/api/v1") {
+            continue;
+        }
+        let has_path_params = path.contains('{');
+        let ops: [(HttpMethod, &mut Option<Operation>); 4] = [
+            (HttpMethod::Get, &mut item.get),
+            (HttpMethod::Post, &mut item.post),
+            (HttpMethod::Patch, &mut item.patch),
+            (HttpMethod::Delete, &mut item.delete),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("bearer", [])]);
+            let responses = &mut op.responses.responses;
+            let mut add = |code: &str, description: &str| {
+                responses.entry(code.to_owned()).or_insert_with(|| problem(description));
+            };
+            add("401", "`unauthorized`: missing, unknown or revoked token");
+            add("403", "`forbidden`: the token's role may not do this");
+            add("503", "`service_unavailable`: the database is unreachable; retry later");
+            if has_path_params {
+                add("404", "`not_found`: no such resource, or not visible to this token");
+            }
+            add("422", "`validation_failed`: a parameter or field is invalid; `errors` lists each");
+            if matches!(method, HttpMethod::Post | HttpMethod::Patch) && op.request_body.is_some() {
+                add("400", "`malformed_json`: the body is not JSON");
+                add("413", "`payload_too_large`: the body exceeds 1 MiB");
+                add("415", "`unsupported_media_type`: the body is not application/json");
+            }
+            if method == HttpMethod::Post {
+                add(
+                    "409",
+                    "`idempotency_in_progress`: the same Idempotency-Key is still running; or a rule refused the change",
+                );
+            }
+        }
+    }
+}
+
+/// `/docs` (Swagger UI, served from the binary) and `/openapi.json`.
+pub fn ui<S: Clone + Send + Sync + 'static>(doc: OpenApi) -> Router<S> {
+    Router::from(SwaggerUi::new("/docs").url("/openapi.json", doc))
+}

@@ -1,0 +1,158 @@
+//! `Idempotency-Key` on every POST, kept in the database so that every
+//! instance sees every key.
+//!
+//! The first request with a key claims it by inserting a row (the primary
+//! key makes exactly one claim win, across instances). Its reply is stored
+//! by [`complete`] inside the same transaction as the change, so a stored
+//! reply exists if and only if the change committed. A retry replays that
+//! reply; a retry that arrives while the first is still running waits for it
+//! and replays, or gets 409 `idempotency_in_progress` after a while. A
+//! request that fails (4xx/5xx) gives its claim back, so a corrected retry
+//! with the same key is possible.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::reply::Reply;
+use crate::entities::idempotency_key as key_row;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sha2::{Digest, Sha256};
+use std::time::Duration as StdDuration;
+use uuid::Uuid;
+
+pub const HEADER: &str = "idempotency-key";
+/// Keys are kept at least this long.
+const KEEP_FOR: Duration = Duration::hours(24);
+/// A claim with no reply after this long belongs to a request that died
+/// (requests time out after 30 s); it did not commit, so it may be retried.
+const ABANDONED_AFTER: Duration = Duration::seconds(60);
+/// How long a retry waits for the first request before answering 409.
+const WAIT_FOR_FIRST: StdDuration = StdDuration::from_secs(5);
+
+/// Middleware after authentication: claims, replays or refuses the key.
+pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    if req.method() != Method::POST {
+        return Ok(next.run(req).await);
+    }
+    let Some(key) = req.headers().get(HEADER) else {
+        return Ok(next.run(req).await);
+    };
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| ApiError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))?
+        .to_owned();
+    let caller = req.extensions().get::<Caller>().cloned().ok_or(ApiError::Unauthorized)?;
+
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, super::MAX_BODY_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)?;
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str());
+    hasher.update(parts.uri.path());
+    hasher.update([0]);
+    hasher.update(&bytes);
+    let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+
+    let started = tokio::time::Instant::now();
+    loop {
+        if claim(&state, caller.token_id, &key, &hash).await? {
+            break;
+        }
+        let existing = key_row::Entity::find_by_id((caller.token_id, key.clone())).one(&state.db).await?;
+        let Some(existing) = existing else { continue };
+        let age = Utc::now() - existing.created_at;
+        if age > KEEP_FOR || (existing.status_code.is_none() && age > ABANDONED_AFTER) {
+            release(&state, caller.token_id, &key, existing.status_code.is_some()).await?;
+            continue;
+        }
+        if existing.request_hash != hash {
+            return Err(ApiError::IdempotencyKeyReused(
+                "this Idempotency-Key was used with a different request".into(),
+            ));
+        }
+        if let Some(status) = existing.status_code {
+            return Ok(replay(status, existing.location, existing.body));
+        }
+        if started.elapsed() > WAIT_FOR_FIRST {
+            return Err(ApiError::conflict(
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key is still being processed; retry shortly",
+            ));
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+
+    let mut parts = parts;
+    parts.extensions.insert(Caller { idempotency_key: Some(key.clone()), ..caller.clone() });
+    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    if !response.status().is_success() {
+        // Nothing committed: give the key back.
+        release(&state, caller.token_id, &key, false).await?;
+    }
+    Ok(response)
+}
+
+/// Tries to claim the key; true when this request won it.
+async fn claim(state: &AppState, token_id: Uuid, key: &str, hash: &str) -> ApiResult<bool> {
+    let row = key_row::ActiveModel {
+        token_id: Set(token_id),
+        key: Set(key.to_owned()),
+        request_hash: Set(hash.to_owned()),
+        status_code: Set(None),
+        body: Set(None),
+        location: Set(None),
+        created_at: Set(Utc::now()),
+    };
+    let inserted = key_row::Entity::insert(row)
+        .on_conflict(OnConflict::columns([key_row::Column::TokenId, key_row::Column::Key]).do_nothing().to_owned())
+        .exec_without_returning(&state.db)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Deletes a claim: an unfinished one, or (`expired`) a finished one past its keep time.
+async fn release(state: &AppState, token_id: Uuid, key: &str, expired: bool) -> ApiResult<()> {
+    let mut delete = key_row::Entity::delete_many()
+        .filter(key_row::Column::TokenId.eq(token_id))
+        .filter(key_row::Column::Key.eq(key));
+    if !expired {
+        delete = delete.filter(key_row::Column::StatusCode.is_null());
+    }
+    delete.exec(&state.db).await?;
+    Ok(())
+}
+
+/// Stores the reply of the change that claimed the key, in its transaction.
+pub async fn complete(db: &impl ConnectionTrait, token_id: Uuid, key: &str, reply: &Reply) -> ApiResult<()> {
+    let body = reply.body.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
+    key_row::Entity::update_many()
+        .col_expr(key_row::Column::StatusCode, (reply.status.as_u16() as i16).into())
+        .col_expr(key_row::Column::Body, body.into())
+        .col_expr(key_row::Column::Location, reply.location.clone().into())
+        .filter(key_row::Column::TokenId.eq(token_id))
+        .filter(key_row::Column::Key.eq(key))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+fn replay(status: i16, location: Option<String>, body: Option<String>) -> Response {
+    let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+    let etag = body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .and_then(|v| v.get("version").and_then(|v| v.as_i64()))
+        .map(|v| v as i32);
+    let reply = Reply { status, location, etag, body: body.map(String::into_bytes) };
+    let mut response = reply.into_response();
+    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}

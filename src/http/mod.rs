@@ -1,0 +1,95 @@
+//! The HTTP API: one module per resource, each with its routes and
+//! handlers side by side, plus the shared machinery every handler uses.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod input;
+pub mod ops;
+pub mod pagination;
+pub mod reply;
+pub mod write;
+
+mod alliances;
+mod audit_events;
+mod docs;
+mod funds;
+mod institutions;
+mod milestones;
+mod projects;
+pub mod scope;
+mod tokens;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::{from_fn, from_fn_with_state};
+use metrics_exporter_prometheus::PrometheusHandle;
+use sea_orm::DatabaseConnection;
+use std::time::Duration;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{ApiError, ApiResult};
+
+/// Request bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// A request that takes longer is cut off (it never holds a transaction that long).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub metrics: PrometheusHandle,
+}
+
+/// The versioned API and its OpenAPI document, declared together.
+fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .merge(institutions::router())
+        .merge(alliances::router())
+        .merge(funds::router())
+        .merge(projects::router())
+        .merge(milestones::router())
+        .merge(tokens::router())
+        .merge(audit_events::router())
+        .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
+        .layer(from_fn_with_state(state.clone(), auth::authenticate));
+    let (router, mut doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .split_for_parts();
+    docs::add_problem_responses(&mut doc);
+    (router, doc)
+}
+
+/// The OpenAPI document, as `climate-tracker openapi` prints it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    // The document does not depend on the connection; a disconnected one serves.
+    let state = AppState { db: DatabaseConnection::default(), metrics: ops::metrics_handle() };
+    api(&state).1
+}
+
+/// The whole service: API, docs, ops endpoints and the layers around them.
+pub fn router(state: AppState) -> Router {
+    let (api_router, doc) = api(&state);
+    api_router
+        .merge(docs::ui(doc))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn(ops::record_metrics))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

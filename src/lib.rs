@@ -1,0 +1,11 @@
+//! climate-tracker: the REST service of the China–Pacific climate cooperation.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entities;
+pub mod http;
+pub mod seed;
+pub mod server;
+pub mod tokens;

@@ -1,0 +1,51 @@
+//! `serve`: migrate, load reference data into an empty database, make sure
+//! an admin can get in, then serve until SIGTERM or Ctrl-C.
+
+use crate::config::Serve;
+use crate::domain::kinds::Role;
+use crate::{db, http, seed, tokens};
+
+pub async fn serve(url: &str, settings: Serve) -> Result<(), Box<dyn std::error::Error>> {
+    let db = db::connect(url).await?;
+    db::migrate_up(&db).await?;
+    let added = seed::reference_if_empty(&db).await?;
+    if added > 0 {
+        tracing::info!(records = added, "loaded the reference data");
+    }
+    if let Some(secret) = settings.admin_token.as_deref().filter(|s| !s.is_empty()) {
+        tokens::ensure_admin(&db, secret).await?;
+    } else if !tokens::any_exist(&db).await? {
+        let created = tokens::create(&db, "initial admin", Role::Admin, None).await?;
+        eprintln!("No token existed, so an admin token was created. It is shown only this once:\n\n    {}\n", created.secret);
+    }
+
+    let state = http::AppState { db, metrics: http::ops::metrics_handle() };
+    let listener = tokio::net::TcpListener::bind(&settings.bind).await?;
+    let addr = listener.local_addr()?;
+    eprintln!("climate-tracker listening on http://{addr}  (API docs: http://{addr}/docs)");
+    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C; requests in flight are finished first.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
