@@ -162,6 +162,9 @@ impl IntoResponse for ApiError {
 
 impl From<DbErr> for ApiError {
     fn from(e: DbErr) -> ApiError {
+        if is_restricted_delete(&e) {
+            return ApiError::conflict("still_referenced", "other records still refer to this one");
+        }
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => {
                 return ApiError::conflict("duplicate", "a resource with this code already exists");
@@ -176,6 +179,20 @@ impl From<DbErr> for ApiError {
             return ApiError::Unavailable;
         }
         ApiError::Internal(e.to_string())
+    }
+}
+
+/// SQLite reports `ON DELETE RESTRICT` as code 1811 (SQLITE_CONSTRAINT_TRIGGER),
+/// which sea-orm does not classify as a foreign-key violation.
+fn is_restricted_delete(e: &DbErr) -> bool {
+    match e {
+        DbErr::Query(RuntimeErr::SqlxError(x)) | DbErr::Exec(RuntimeErr::SqlxError(x)) => match &**x {
+            sea_orm::sqlx::Error::Database(d) => {
+                d.code().as_deref() == Some("1811") && d.message().contains("FOREIGN KEY")
+            }
+            _ => false,
+        },
+        _ => false,
     }
 }
 

@@ -1,0 +1,45 @@
+# climate-tracker — the two commands a newcomer needs are `make run` and `make test`.
+
+CARGO ?= cargo
+BIND ?= 127.0.0.1:8080
+DATABASE_URL ?= sqlite://climate-tracker.db?mode=rwc
+VENV := target/venv
+
+.PHONY: run test check fmt clippy openapi openapi-check openapi-validate build clean
+
+## Build and serve on SQLite with the reference data.
+run:
+	$(CARGO) build --release
+	CLIMATE_TRACKER_DATABASE_URL='$(DATABASE_URL)' CLIMATE_TRACKER_BIND='$(BIND)' ./target/release/climate-tracker serve
+
+## Every test, on SQLite; on PostgreSQL too when TEST_POSTGRES_URL is set.
+test:
+	$(CARGO) test --workspace --all-targets
+
+## fmt, clippy -D warnings and the OpenAPI drift check (what CI checks).
+check: fmt clippy openapi-check
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Regenerate the committed OpenAPI document from the code.
+openapi:
+	$(CARGO) run --quiet -- openapi > openapi/openapi.json
+
+openapi-check:
+	$(CARGO) run --quiet -- openapi | diff -u openapi/openapi.json - \
+		|| (echo "openapi/openapi.json is stale: run 'make openapi'" && exit 1)
+
+## Validate the document with a real OpenAPI validator (openapi-spec-validator from PyPI).
+openapi-validate:
+	test -x $(VENV)/bin/openapi-spec-validator || (python3 -m venv $(VENV) && $(VENV)/bin/pip install --quiet openapi-spec-validator)
+	$(VENV)/bin/openapi-spec-validator openapi/openapi.json
+
+build:
+	$(CARGO) build --release
+
+clean:
+	$(CARGO) clean
