@@ -93,6 +93,16 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
                 add("415", "`unsupported_media_type`: the body is not application/json");
             }
             if method == HttpMethod::Post {
+                add_header(op, "Idempotency-Key", "Makes a retry safe: the same key and body replay the first response");
+            }
+            if method == HttpMethod::Patch {
+                add_header(op, "If-Match", "The version you read, e.g. \"3\"; a different current version is 412");
+            }
+            let responses = &mut op.responses.responses;
+            let mut add = |code: &str, description: &str| {
+                responses.entry(code.to_owned()).or_insert_with(|| problem(description));
+            };
+            if method == HttpMethod::Post {
                 add(
                     "409",
                     "`idempotency_in_progress`: the same Idempotency-Key is still running; or a rule refused the change",
@@ -100,6 +110,26 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
             }
         }
     }
+}
+
+/// Documents an optional request header, unless the operation already does.
+fn add_header(op: &mut Operation, name: &str, description: &str) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    let params = op.parameters.get_or_insert_with(Vec::new);
+    let named = |p: &RefOr<utoipa::openapi::path::Parameter>| matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case(name));
+    if params.iter().any(named) {
+        return;
+    }
+    params.push(
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(utoipa::openapi::Required::False)
+            .description(Some(description))
+            .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String)))
+            .build()
+            .into(),
+    );
 }
 
 /// `/docs` (Swagger UI, served from the binary) and `/openapi.json`.

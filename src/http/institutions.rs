@@ -141,7 +141,6 @@ async fn list(
 }
 
 #[utoipa::path(post, path = "/institutions", tag = "institutions", request_body = NewInstitution,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
     responses(
         (status = 201, description = "Created", body = Institution, headers(("Location" = String), ("ETag" = String))),
         (status = 409, description = "`duplicate`: the code is taken", body = super::error::Problem, content_type = "application/problem+json"),
@@ -195,7 +194,7 @@ async fn get(State(state): State<AppState>, _caller: Caller, Path(id): Path<Uuid
 }
 
 #[utoipa::path(patch, path = "/institutions/{id}", tag = "institutions", request_body = InstitutionChanges,
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The version you read, e.g. \"3\"")),
+    params(("id" = Uuid, Path)),
     responses(
         (status = 200, description = "Updated", body = Institution, headers(("ETag" = String))),
         (status = 409, description = "`duplicate`: the code is taken", body = super::error::Problem, content_type = "application/problem+json"),

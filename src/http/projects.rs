@@ -283,7 +283,6 @@ async fn store_countries(db: &impl ConnectionTrait, project_id: Uuid, countries:
 }
 
 #[utoipa::path(post, path = "/projects", tag = "projects", request_body = NewProject,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
     responses(
         (status = 201, description = "Created, status `planned`", body = Project, headers(("Location" = String), ("ETag" = String))),
         (status = 409, description = "`duplicate`: the code is taken", body = Problem, content_type = "application/problem+json"),
@@ -357,7 +356,7 @@ async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>
 }
 
 #[utoipa::path(patch, path = "/projects/{id}", tag = "projects", request_body = ProjectChanges,
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The version you read, e.g. \"3\"")),
+    params(("id" = Uuid, Path)),
     responses(
         (status = 200, description = "Updated", body = Project, headers(("ETag" = String))),
         (status = 409, description = "`duplicate`: the code is taken", body = Problem, content_type = "application/problem+json"),
@@ -441,7 +440,7 @@ async fn patch(
 }
 
 #[utoipa::path(post, path = "/projects/{id}/transitions", tag = "projects", request_body = ProjectTransition,
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    params(("id" = Uuid, Path)),
     responses(
         (status = 200, description = "The project in its new status", body = Project, headers(("ETag" = String))),
         (status = 409, description = "`invalid_transition`: the move is not allowed from the current status", body = Problem, content_type = "application/problem+json"),
@@ -509,7 +508,7 @@ async fn list_participants(
 }
 
 #[utoipa::path(post, path = "/projects/{id}/participants", tag = "projects", request_body = NewParticipant,
-    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry safe")),
+    params(("id" = Uuid, Path)),
     responses(
         (status = 201, description = "Added", body = Participant, headers(("Location" = String))),
         (status = 409, description = "`duplicate`: the institution already takes part", body = Problem, content_type = "application/problem+json"),
