@@ -8,4 +8,5 @@ pub mod entities;
 pub mod http;
 pub mod seed;
 pub mod server;
+pub mod store;
 pub mod tokens;

@@ -6,6 +6,7 @@
 
 pub mod codes;
 pub mod kinds;
+pub mod ledger;
 pub mod money;
 pub mod status;
 pub mod text;

@@ -83,6 +83,11 @@ impl Money {
         Money { minor, currency }
     }
 
+    /// Rebuilds stored money: minor units and the stored currency code.
+    pub fn from_stored(minor: i64, currency: &str) -> Result<Money, String> {
+        Ok(Money { minor, currency: currency.parse()? })
+    }
+
     pub fn zero(currency: Currency) -> Money {
         Money { minor: 0, currency }
     }

@@ -3,9 +3,14 @@
 
 pub mod alliance;
 pub mod audit_event;
+pub mod contribution;
+pub mod disbursement;
 pub mod fund;
+pub mod fund_balance;
+pub mod grant;
 pub mod idempotency_key;
 pub mod institution;
+pub mod ledger_entry;
 pub mod membership;
 pub mod milestone;
 pub mod participant;
@@ -13,3 +18,4 @@ pub mod progress_report;
 pub mod project;
 pub mod project_country;
 pub mod token;
+pub mod tranche;

@@ -27,7 +27,8 @@ use utoipa_swagger_ui::SwaggerUi;
     tags(
         (name = "institutions", description = "Partner institutions"),
         (name = "alliances", description = "Alliances and their members"),
-        (name = "funds", description = "Funds"),
+        (name = "funds", description = "Funds, their contributions, summary and ledger"),
+        (name = "grants", description = "Grants, tranches, disbursements and reversals"),
         (name = "projects", description = "Cooperation projects and their participants"),
         (name = "milestones", description = "Milestones and progress reports"),
         (name = "tokens", description = "API tokens (admin)"),

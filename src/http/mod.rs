@@ -15,6 +15,8 @@ mod alliances;
 mod audit_events;
 mod docs;
 mod funds;
+mod grants;
+pub mod ledger;
 mod institutions;
 mod milestones;
 mod projects;
@@ -54,6 +56,8 @@ fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(institutions::router())
         .merge(alliances::router())
         .merge(funds::router())
+        .merge(ledger::router())
+        .merge(grants::router())
         .merge(projects::router())
         .merge(milestones::router())
         .merge(tokens::router())

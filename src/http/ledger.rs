@@ -1,0 +1,303 @@
+//! A fund's money in and its books: `/funds/{id}/contributions`,
+//! `/funds/{id}/summary`, `/funds/{id}/ledger`. Not for partners.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::extract::{Input, Path, Query};
+use super::pagination::{Page, PageRequest};
+use super::reply::{Reply, Versioned};
+use super::write::{Change, Write};
+use crate::domain::ledger::{Balances, Movement};
+use crate::domain::money::{Money, PositiveMoney};
+use crate::domain::status::GrantStatus;
+use crate::domain::{Currency, Line};
+use crate::entities::{contribution, fund, fund_balance, grant, institution, ledger_entry};
+use crate::store::books::{Books, Links, balances_of};
+use axum::extract::State;
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, ActiveModelTrait, Set};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use strum::VariantArray;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_contributions, contribute))
+        .routes(routes!(summary))
+        .routes(routes!(ledger))
+}
+
+pub(crate) fn stored(minor: i64, currency: &str) -> ApiResult<Money> {
+    Money::from_stored(minor, currency).map_err(ApiError::Internal)
+}
+
+/// Money received by a fund.
+#[derive(Serialize, ToSchema)]
+pub struct Contribution {
+    pub id: Uuid,
+    pub fund_id: Uuid,
+    pub contributor_institution_id: Uuid,
+    pub amount: Money,
+    pub received_on: NaiveDate,
+    pub reference: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Versioned for Contribution {
+    fn version(&self) -> Option<i32> {
+        None
+    }
+}
+
+impl TryFrom<contribution::Model> for Contribution {
+    type Error = ApiError;
+    fn try_from(m: contribution::Model) -> ApiResult<Self> {
+        Ok(Contribution {
+            amount: stored(m.amount_minor, &m.currency)?,
+            id: m.id,
+            fund_id: m.fund_id,
+            contributor_institution_id: m.contributor_institution_id,
+            received_on: m.received_on,
+            reference: m.reference,
+            created_at: m.created_at,
+        })
+    }
+}
+
+crate::input! {
+    /// Money in. The amount must be in the fund's currency.
+    #[schema(example = json!({"contributor_institution_id": "01a213a4-80e0-7170-bd31-ddd69b06687e",
+        "amount": {"amount": "5000000.00", "currency": "CNY"}, "received_on": "2024-11-01", "reference": "XF-2024-001"}))]
+    pub struct NewContribution {
+        #[schema(required = true)]
+        contributor_institution_id: Uuid,
+        #[schema(required = true)]
+        amount: PositiveMoney,
+        #[schema(required = true)]
+        received_on: NaiveDate,
+        reference: Option<Line>,
+    }
+}
+
+/// What a fund has: every figure exact, in the fund's currency.
+#[derive(Serialize, ToSchema)]
+pub struct FundSummary {
+    pub fund_id: Uuid,
+    /// Sum of contributions.
+    pub contributed: Money,
+    /// Over approved and active grants: amount minus net disbursed.
+    pub committed: Money,
+    /// Sum of disbursements net of reversals.
+    pub disbursed: Money,
+    /// contributed − disbursed − committed; never negative.
+    pub available: Money,
+    /// Number of grants in each status.
+    #[schema(value_type = BTreeMap<GrantStatus, u64>)]
+    pub grants_by_status: BTreeMap<&'static str, u64>,
+}
+
+impl Versioned for FundSummary {
+    fn version(&self) -> Option<i32> {
+        None
+    }
+}
+
+/// One money movement, with the fund's balances after it.
+#[derive(Serialize, ToSchema)]
+pub struct LedgerEntry {
+    pub id: Uuid,
+    /// Position in the fund's ledger: 1, 2, 3…
+    pub seq: i64,
+    #[schema(value_type = crate::domain::ledger::EntryKind)]
+    pub kind: String,
+    /// Always positive; `kind` says which way it moved.
+    pub amount: Money,
+    pub occurred_on: NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+    pub grant_id: Option<Uuid>,
+    pub contribution_id: Option<Uuid>,
+    pub disbursement_id: Option<Uuid>,
+    /// Contributed − disbursed, after this entry.
+    pub cash: Money,
+    /// Available, after this entry.
+    pub available: Money,
+}
+
+impl TryFrom<ledger_entry::Model> for LedgerEntry {
+    type Error = ApiError;
+    fn try_from(m: ledger_entry::Model) -> ApiResult<Self> {
+        Ok(LedgerEntry {
+            amount: stored(m.amount_minor, &m.currency)?,
+            cash: stored(m.cash_minor, &m.currency)?,
+            available: stored(m.available_minor, &m.currency)?,
+            id: m.id,
+            seq: m.seq,
+            kind: m.kind,
+            occurred_on: m.occurred_on,
+            recorded_at: m.recorded_at,
+            grant_id: m.grant_id,
+            contribution_id: m.contribution_id,
+            disbursement_id: m.disbursement_id,
+        })
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1 to 200, default 50.
+    limit: Option<u64>,
+    cursor: Option<String>,
+}
+
+async fn find_fund(state: &AppState, id: Uuid) -> ApiResult<fund::Model> {
+    fund::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)
+}
+
+/// Builds a page of rows from a `Vec` of fallible views.
+fn collect<T>(page: Page<ApiResult<T>>) -> ApiResult<Page<T>> {
+    Ok(Page { items: page.items.into_iter().collect::<ApiResult<_>>()?, next_cursor: page.next_cursor })
+}
+
+#[utoipa::path(get, path = "/funds/{id}/contributions", tag = "funds", params(("id" = Uuid, Path), PageParams),
+    responses((status = 200, description = "Contributions, oldest first", body = Page<Contribution>)))]
+async fn list_contributions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<PageParams>,
+) -> ApiResult<axum::Json<Page<Contribution>>> {
+    caller.require_staff()?;
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
+    find_fund(&state, id).await?;
+    let mut select = contribution::Entity::find().filter(contribution::Column::FundId.eq(id));
+    if let Some(after) = page.after {
+        select = select.filter(contribution::Column::Id.gt(after));
+    }
+    let rows = select.order_by_asc(contribution::Column::Id).limit(page.fetch()).all(&state.db).await?;
+    Ok(axum::Json(collect(Page::from_rows(rows, page, |r| r.id, Contribution::try_from))?))
+}
+
+#[utoipa::path(post, path = "/funds/{id}/contributions", tag = "funds", params(("id" = Uuid, Path)),
+    request_body = NewContribution,
+    responses((status = 201, description = "Recorded, with a ledger entry", body = Contribution, headers(("Location" = String)))))]
+async fn contribute(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Input(body, mut v): Input<NewContribution>,
+) -> ApiResult<Reply> {
+    caller.require_admin()?;
+    let contributor = v.required("contributor_institution_id", body.contributor_institution_id);
+    let amount = v.required("amount", body.amount).map(PositiveMoney::money);
+    let received_on = v.required("received_on", body.received_on);
+    let reference = v.optional("reference", body.reference);
+    let (Some(contributor), Some(amount), Some(received_on)) = (contributor, amount, received_on) else {
+        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+    };
+    v.finish()?;
+
+    let w = Write::begin(&state.db, &caller).await?;
+    let mut books = Books::open(w.db(), id).await?;
+    check_currency(books.currency, amount, "amount")?;
+    if institution::Entity::find_by_id(contributor).count(w.db()).await? == 0 {
+        return Err(ApiError::field("contributor_institution_id", "no institution has this id"));
+    }
+    let row = contribution::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        fund_id: Set(id),
+        contributor_institution_id: Set(contributor),
+        amount_minor: Set(amount.minor()),
+        currency: Set(amount.currency().code().to_owned()),
+        received_on: Set(received_on),
+        reference: Set(reference.map(Line::into_string)),
+        created_at: Set(Utc::now()),
+    }
+    .insert(w.db())
+    .await?;
+    let links = Links { contribution_id: Some(row.id), ..Links::default() };
+    books.post(w.db(), Movement::Contribution(amount.minor()), received_on, links).await?;
+    let view = Contribution::try_from(row)?;
+    let location = format!("/api/v1/funds/{id}/contributions/{}", view.id);
+    w.commit(Change::created("contribution", view.id, &view), Reply::created(location, &view)).await
+}
+
+/// Money of a fund must be in the fund's currency.
+pub(crate) fn check_currency(fund: Currency, money: Money, field: &str) -> ApiResult<()> {
+    if money.currency() == fund {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            format!("{field}.currency"),
+            format!("must be the fund's currency {}, not {}", fund.code(), money.currency().code()),
+        ))
+    }
+}
+
+#[utoipa::path(get, path = "/funds/{id}/summary", tag = "funds", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "Contributed, committed, disbursed and available", body = FundSummary)))]
+async fn summary(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Reply> {
+    caller.require_staff()?;
+    let fund = find_fund(&state, id).await?;
+    let row = fund_balance::Entity::find_by_id(id).one(&state.db).await?;
+    let balances = row.as_ref().map(balances_of).unwrap_or_default();
+    let counts: Vec<(String, i64)> = grant::Entity::find()
+        .select_only()
+        .column(grant::Column::Status)
+        .column_as(grant::Column::Id.count(), "n")
+        .filter(grant::Column::FundId.eq(id))
+        .group_by(grant::Column::Status)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    Ok(Reply::ok(&fund_summary(id, &fund.currency, balances, &counts)?))
+}
+
+/// A fund's summary from its balances and its grant counts by status.
+pub(crate) fn fund_summary(id: Uuid, currency: &str, b: Balances, counts: &[(String, i64)]) -> ApiResult<FundSummary> {
+    let mut grants_by_status: BTreeMap<&'static str, u64> =
+        GrantStatus::VARIANTS.iter().map(|s| (s.as_str(), 0)).collect();
+    for (status, n) in counts {
+        if let Some(slot) = GrantStatus::VARIANTS.iter().find(|s| s.as_str() == status) {
+            grants_by_status.insert(slot.as_str(), u64::try_from(*n).unwrap_or(0));
+        }
+    }
+    Ok(FundSummary {
+        fund_id: id,
+        contributed: stored(b.contributed, currency)?,
+        committed: stored(b.committed, currency)?,
+        disbursed: stored(b.disbursed, currency)?,
+        available: stored(b.available(), currency)?,
+        grants_by_status,
+    })
+}
+
+#[utoipa::path(get, path = "/funds/{id}/ledger", tag = "funds", params(("id" = Uuid, Path), PageParams),
+    responses((status = 200, description = "Every money movement, oldest first, with running balances", body = Page<LedgerEntry>)))]
+async fn ledger(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<PageParams>,
+) -> ApiResult<axum::Json<Page<LedgerEntry>>> {
+    caller.require_staff()?;
+    let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
+    find_fund(&state, id).await?;
+    // The order is `seq` (written one at a time under the fund's lock); the
+    // cursor names the last entry seen, whose `seq` is looked up by key.
+    let mut select = ledger_entry::Entity::find().filter(ledger_entry::Column::FundId.eq(id));
+    if let Some(after) = page.after {
+        let last = ledger_entry::Entity::find_by_id(after)
+            .filter(ledger_entry::Column::FundId.eq(id))
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::field("cursor", "is not a cursor of this ledger"))?;
+        select = select.filter(ledger_entry::Column::Seq.gt(last.seq));
+    }
+    let rows = select.order_by_asc(ledger_entry::Column::Seq).limit(page.fetch()).all(&state.db).await?;
+    Ok(axum::Json(collect(Page::from_rows(rows, page, |r| r.id, LedgerEntry::try_from))?))
+}
