@@ -2,7 +2,6 @@ mod common;
 
 use axum::http::StatusCode;
 use common::each_backend;
-use serde_json::json;
 
 #[tokio::test]
 async fn an_institution_is_created_read_and_listed() {

@@ -71,6 +71,13 @@ impl<T> Page<T> {
     }
 }
 
+/// A `LIKE` pattern matching `q` anywhere, case-insensitively (the search
+/// column is stored lower case), with `%` and `_` in `q` taken literally.
+pub fn contains_pattern(q: &str) -> sea_orm::sea_query::LikeExpr {
+    let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,11 +91,4 @@ mod tests {
         assert!(PageRequest::parse(Some(201), None).is_err());
         assert_eq!(PageRequest::parse(None, None).unwrap().limit, 50);
     }
-}
-
-/// A `LIKE` pattern matching `q` anywhere, case-insensitively (the search
-/// column is stored lower case), with `%` and `_` in `q` taken literally.
-pub fn contains_pattern(q: &str) -> sea_orm::sea_query::LikeExpr {
-    let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
