@@ -61,8 +61,34 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
         .into()
 }
 
+/// Handlers in different modules share names (`list`, `get`…); where an
+/// operation id repeats, it is prefixed with the operation's tag.
+fn unique_operation_ids(doc: &mut OpenApi) {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for op in operations(doc) {
+        if let Some(id) = &op.operation_id {
+            *seen.entry(id.clone()).or_default() += 1;
+        }
+    }
+    for op in operations(doc) {
+        let tag = op.tags.as_ref().and_then(|t| t.first()).cloned().unwrap_or_default();
+        if let Some(id) = op.operation_id.as_mut().filter(|id| seen.get(*id).copied().unwrap_or(0) > 1) {
+            *id = format!("{tag}_{id}");
+        }
+    }
+}
+
+fn operations(doc: &mut OpenApi) -> impl Iterator<Item = &mut Operation> {
+    doc.paths.paths.values_mut().flat_map(|item| {
+        [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete, &mut item.put]
+            .into_iter()
+            .filter_map(|op| op.as_mut())
+    })
+}
+
 /// Adds the problem responses each operation can give, by its shape.
 pub fn add_problem_responses(doc: &mut OpenApi) {
+    unique_operation_ids(doc);
     for (path, item) in doc.paths.paths.iter_mut() {
         if !path.starts_with("/api/v1") {
             continue;
