@@ -23,7 +23,7 @@ use utoipa_swagger_ui::SwaggerUi;
     ),
     servers((url = "/", description = "This service")),
     modifiers(&BearerAuth),
-    components(schemas(Problem)),
+    components(schemas(Problem, super::dashboard::By)),
     tags(
         (name = "institutions", description = "Partner institutions"),
         (name = "alliances", description = "Alliances and their members"),
@@ -31,6 +31,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "grants", description = "Grants, tranches, disbursements and reversals"),
         (name = "projects", description = "Cooperation projects and their participants"),
         (name = "milestones", description = "Milestones and progress reports"),
+        (name = "dashboard", description = "Figures across the cooperation (not for partners)"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "audit", description = "Audit trail (admin)"),
         (name = "ops", description = "Health, readiness and metrics (no auth)"),

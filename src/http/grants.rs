@@ -12,6 +12,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Input, Path, Query};
 use super::input::Validator;
 use super::ledger::{check_currency, stored};
+use super::status::sum_minor;
 use super::pagination::{Page, PageRequest};
 use super::reply::{Reply, Versioned, check_if_match};
 use super::write::{Change, Write};
@@ -25,7 +26,6 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Set,
@@ -313,12 +313,6 @@ async fn check_recipient(db: &impl ConnectionTrait, project_id: Uuid, institutio
         return Err(ApiError::field("recipient_institution_id", "is not a participant of the project"));
     }
     Ok(())
-}
-
-/// `SUM` of a minor-unit column as BIGINT: PostgreSQL widens a BIGINT sum
-/// to NUMERIC; the cast keeps it an exact integer on both backends.
-fn sum_minor(col: impl sea_orm::sea_query::IntoColumnRef) -> Expr {
-    Expr::expr(Func::sum(Expr::col(col))).cast_as("BIGINT")
 }
 
 async fn tranches_total(db: &impl ConnectionTrait, grant_id: Uuid) -> ApiResult<i64> {

@@ -246,7 +246,7 @@ fn is_overdue(status: &str, due_on: NaiveDate, as_of: NaiveDate) -> bool {
 }
 
 /// The statuses still open, as stored, so the SQL filter follows `MilestoneStatus::is_open`.
-fn open_statuses() -> Vec<&'static str> {
+pub(crate) fn open_statuses() -> Vec<&'static str> {
     MilestoneStatus::VARIANTS
         .iter()
         .filter(|s| s.is_open())
@@ -255,7 +255,7 @@ fn open_statuses() -> Vec<&'static str> {
 }
 
 /// `overdue` as a SQL condition, matching [`is_overdue`].
-fn overdue_condition(as_of: NaiveDate) -> Condition {
+pub(crate) fn overdue_condition(as_of: NaiveDate) -> Condition {
     Condition::all()
         .add(milestone::Column::DueOn.lt(as_of))
         .add(milestone::Column::Status.is_in(open_statuses()))

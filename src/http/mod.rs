@@ -12,6 +12,7 @@ pub mod reply;
 pub mod write;
 
 mod alliances;
+pub(crate) mod dashboard;
 mod audit_events;
 mod docs;
 mod funds;
@@ -20,6 +21,7 @@ pub mod ledger;
 mod institutions;
 mod milestones;
 mod projects;
+mod status;
 pub mod scope;
 mod tokens;
 
@@ -59,6 +61,8 @@ fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(ledger::router())
         .merge(grants::router())
         .merge(projects::router())
+        .merge(status::router())
+        .merge(dashboard::router())
         .merge(milestones::router())
         .merge(tokens::router())
         .merge(audit_events::router())

@@ -1,0 +1,263 @@
+//! `/projects/{id}/status`: how a project stands, in one answer a partner
+//! on a slow link can read at a glance. A fixed handful of queries, whatever
+//! the number of milestones or grants.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::extract::{Path, Query};
+use super::ledger::stored;
+use super::milestones::{open_statuses, overdue_condition};
+use super::reply::{Reply, Versioned};
+use super::scope;
+use crate::domain::money::Money;
+use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
+use crate::domain::{Code, ShortText};
+use crate::entities::{grant, milestone};
+use axum::extract::State;
+use chrono::{NaiveDate, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+use strum::VariantArray;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+/// A milestone overdue by more than this makes a project `delayed`, not just `at_risk`.
+pub const DELAYED_AFTER_DAYS: i64 = 30;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(project_status))
+}
+
+/// `completed` and `cancelled` follow the project; otherwise `delayed` (a
+/// milestone missed, or overdue by more than 30 days), `at_risk` (a
+/// milestone overdue) or `on_track`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Completed,
+    Cancelled,
+    Delayed,
+    AtRisk,
+    OnTrack,
+}
+
+/// The one rule for a project's health.
+pub fn health(status: ProjectStatus, missed: u64, overdue: u64, oldest_overdue_days: Option<i64>) -> Health {
+    match status {
+        ProjectStatus::Completed => Health::Completed,
+        ProjectStatus::Cancelled => Health::Cancelled,
+        _ if missed > 0 || oldest_overdue_days.is_some_and(|d| d > DELAYED_AFTER_DAYS) => Health::Delayed,
+        _ if overdue > 0 => Health::AtRisk,
+        _ => Health::OnTrack,
+    }
+}
+
+/// `achieved ÷ non-cancelled` with two places, half up; `"0.00"` with none.
+pub fn progress(achieved: u64, total: u64, cancelled: u64) -> String {
+    let counted = total.saturating_sub(cancelled);
+    if counted == 0 {
+        return "0.00".into();
+    }
+    let ratio = Decimal::from(achieved) / Decimal::from(counted);
+    format!("{:.2}", ratio.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+}
+
+#[derive(Serialize, ToSchema, Default)]
+pub struct MilestoneCounts {
+    pub total: u64,
+    pub planned: u64,
+    pub in_progress: u64,
+    pub achieved: u64,
+    pub missed: u64,
+    pub cancelled: u64,
+    /// Open and due before `as_of`.
+    pub overdue: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NextMilestone {
+    pub id: Uuid,
+    #[schema(value_type = ShortText)]
+    pub title: serde_json::Value,
+    pub due_on: NaiveDate,
+    #[schema(value_type = MilestoneStatus)]
+    pub status: String,
+    pub overdue: bool,
+}
+
+/// Money of awarded grants (approved, active, completed) in one currency.
+#[derive(Serialize, ToSchema)]
+pub struct Funding {
+    pub awarded: Money,
+    pub disbursed: Money,
+    /// awarded − disbursed
+    pub remaining: Money,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectStatusView {
+    pub project_id: Uuid,
+    #[schema(value_type = Code)]
+    pub code: String,
+    #[schema(value_type = ShortText)]
+    pub title: serde_json::Value,
+    #[schema(value_type = ProjectStatus)]
+    pub status: String,
+    pub health: Health,
+    pub milestones: MilestoneCounts,
+    /// achieved ÷ non-cancelled milestones, two decimal places.
+    #[schema(example = "0.50")]
+    pub progress: String,
+    pub next_milestone: Option<NextMilestone>,
+    /// One item per currency.
+    pub funding: Vec<Funding>,
+    pub as_of: NaiveDate,
+}
+
+impl Versioned for ProjectStatusView {
+    fn version(&self) -> Option<i32> {
+        None
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOf {
+    /// The day the status is judged on; default today (UTC).
+    as_of: Option<NaiveDate>,
+}
+
+/// `SUM` of a minor-unit column, kept an exact BIGINT on both backends.
+pub(crate) fn sum_minor(col: impl sea_orm::sea_query::IntoColumnRef) -> Expr {
+    Expr::expr(Func::sum(Expr::col(col))).cast_as("BIGINT")
+}
+
+pub(crate) fn awarded_statuses() -> Vec<&'static str> {
+    GrantStatus::VARIANTS.iter().filter(|s| s.is_awarded()).map(|s| s.as_str()).collect()
+}
+
+#[utoipa::path(get, path = "/projects/{id}/status", tag = "projects", params(("id" = Uuid, Path), AsOf),
+    responses((status = 200, description = "Health, milestones, progress and funding of the project", body = ProjectStatusView)))]
+async fn project_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<AsOf>,
+) -> ApiResult<Reply> {
+    let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let project = scope::project(&state.db, &caller, id, false).await?;
+    let status: ProjectStatus =
+        project.status.parse().map_err(|_| ApiError::Internal(format!("project {id} has status {}", project.status)))?;
+
+    let by_status: Vec<(String, i64)> = milestone::Entity::find()
+        .select_only()
+        .column(milestone::Column::Status)
+        .column_as(milestone::Column::Id.count(), "n")
+        .filter(milestone::Column::ProjectId.eq(id))
+        .group_by(milestone::Column::Status)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let (overdue, oldest_due): (i64, Option<NaiveDate>) = milestone::Entity::find()
+        .select_only()
+        .column_as(milestone::Column::Id.count(), "n")
+        .column_as(milestone::Column::DueOn.min(), "oldest")
+        .filter(milestone::Column::ProjectId.eq(id))
+        .filter(overdue_condition(as_of))
+        .into_tuple()
+        .one(&state.db)
+        .await?
+        .unwrap_or((0, None));
+    let next = milestone::Entity::find()
+        .filter(milestone::Column::ProjectId.eq(id))
+        .filter(milestone::Column::Status.is_in(open_statuses()))
+        .order_by_asc(milestone::Column::DueOn)
+        .order_by_asc(milestone::Column::Id)
+        .one(&state.db)
+        .await?;
+    let funding: Vec<(String, i64, i64)> = grant::Entity::find()
+        .select_only()
+        .column(grant::Column::Currency)
+        .column_as(sum_minor(grant::Column::AmountMinor), "awarded")
+        .column_as(sum_minor(grant::Column::DisbursedMinor), "disbursed")
+        .filter(grant::Column::ProjectId.eq(id))
+        .filter(grant::Column::Status.is_in(awarded_statuses()))
+        .group_by(grant::Column::Currency)
+        .order_by_asc(grant::Column::Currency)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+
+    let mut counts = MilestoneCounts { overdue: overdue as u64, ..Default::default() };
+    for (s, n) in by_status {
+        let n = n as u64;
+        counts.total += n;
+        match s.parse::<MilestoneStatus>() {
+            Ok(MilestoneStatus::Planned) => counts.planned += n,
+            Ok(MilestoneStatus::InProgress) => counts.in_progress += n,
+            Ok(MilestoneStatus::Achieved) => counts.achieved += n,
+            Ok(MilestoneStatus::Missed) => counts.missed += n,
+            Ok(MilestoneStatus::Cancelled) => counts.cancelled += n,
+            Err(_) => return Err(ApiError::Internal(format!("milestone status {s}"))),
+        }
+    }
+    let oldest_days = oldest_due.map(|d| (as_of - d).num_days());
+    let view = ProjectStatusView {
+        project_id: project.id,
+        code: project.code,
+        title: project.title,
+        status: project.status,
+        health: health(status, counts.missed, counts.overdue, oldest_days),
+        progress: progress(counts.achieved, counts.total, counts.cancelled),
+        milestones: counts,
+        next_milestone: next.map(|m| NextMilestone {
+            overdue: m.due_on < as_of,
+            id: m.id,
+            title: m.title,
+            due_on: m.due_on,
+            status: m.status,
+        }),
+        funding: funding
+            .into_iter()
+            .map(|(currency, awarded, disbursed)| {
+                Ok(Funding {
+                    awarded: stored(awarded, &currency)?,
+                    disbursed: stored(disbursed, &currency)?,
+                    remaining: stored(awarded - disbursed, &currency)?,
+                })
+            })
+            .collect::<ApiResult<_>>()?,
+        as_of,
+    };
+    Ok(Reply::ok(&view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_rounds_half_up_to_two_places() {
+        assert_eq!(progress(0, 0, 0), "0.00");
+        assert_eq!(progress(1, 2, 0), "0.50");
+        assert_eq!(progress(2, 3, 0), "0.67");
+        assert_eq!(progress(1, 3, 0), "0.33");
+        assert_eq!(progress(1, 4, 2), "0.50");
+        assert_eq!(progress(0, 2, 2), "0.00");
+    }
+
+    #[test]
+    fn health_follows_the_worst_milestone() {
+        use ProjectStatus::*;
+        assert_eq!(health(Completed, 3, 3, Some(90)), Health::Completed);
+        assert_eq!(health(Cancelled, 0, 0, None), Health::Cancelled);
+        assert_eq!(health(Active, 1, 0, None), Health::Delayed);
+        assert_eq!(health(Active, 0, 1, Some(31)), Health::Delayed);
+        assert_eq!(health(Active, 0, 1, Some(30)), Health::AtRisk);
+        assert_eq!(health(Planned, 0, 0, None), Health::OnTrack);
+    }
+}
