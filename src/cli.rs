@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "climate-tracker", version, about = "Tracks China–Pacific climate-cooperation projects and the fund that pays for them")]
+#[command(
+    name = "climate-tracker",
+    version,
+    about = "Tracks China–Pacific climate-cooperation projects and the fund that pays for them"
+)]
 struct Cli {
     #[command(flatten)]
     database: config::Database,
@@ -106,15 +110,29 @@ async fn execute(cli: Cli) -> CliResult {
             }
             Ok(())
         }
-        Some(Command::Token { command: TokenCommand::Create { name, role, institution } }) => {
+        Some(Command::Token {
+            command:
+                TokenCommand::Create {
+                    name,
+                    role,
+                    institution,
+                },
+        }) => {
             let db = db::connect(&url).await?;
             db::migrate_up(&db).await?;
             let created = tokens::create(&db, &name, role, institution).await?;
             println!("{}", created.secret);
-            eprintln!("token {} ({}, {}) created; the secret above is shown only once", created.id, name, role.as_str());
+            eprintln!(
+                "token {} ({}, {}) created; the secret above is shown only once",
+                created.id,
+                name,
+                role.as_str()
+            );
             Ok(())
         }
-        Some(Command::Seed { set: SeedSet::Reference }) => {
+        Some(Command::Seed {
+            set: SeedSet::Reference,
+        }) => {
             let db = db::connect(&url).await?;
             db::migrate_up(&db).await?;
             let added = seed::reference(&db).await?;

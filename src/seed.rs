@@ -78,7 +78,10 @@ pub async fn reference(db: &DatabaseConnection) -> Result<usize, DbErr> {
     let mut ids: BTreeMap<String, Uuid> = BTreeMap::new();
 
     for i in data.institutions {
-        let existing = institution::Entity::find().filter(institution::Column::Code.eq(&i.code)).one(&txn).await?;
+        let existing = institution::Entity::find()
+            .filter(institution::Column::Code.eq(&i.code))
+            .one(&txn)
+            .await?;
         let id = match existing {
             Some(row) => row.id,
             None => {
@@ -98,7 +101,13 @@ pub async fn reference(db: &DatabaseConnection) -> Result<usize, DbErr> {
                 }
                 .insert(&txn)
                 .await?;
-                record(&txn, None, ACTOR, Change::created("institution", row.id, &json(&row.name))).await?;
+                record(
+                    &txn,
+                    None,
+                    ACTOR,
+                    Change::created("institution", row.id, &json(&row.name)),
+                )
+                .await?;
                 added += 1;
                 row.id
             }
@@ -107,7 +116,12 @@ pub async fn reference(db: &DatabaseConnection) -> Result<usize, DbErr> {
     }
 
     for a in data.alliances {
-        if alliance::Entity::find().filter(alliance::Column::Code.eq(&a.code)).one(&txn).await?.is_some() {
+        if alliance::Entity::find()
+            .filter(alliance::Column::Code.eq(&a.code))
+            .one(&txn)
+            .await?
+            .is_some()
+        {
             continue;
         }
         let row = alliance::ActiveModel {
@@ -130,7 +144,12 @@ pub async fn reference(db: &DatabaseConnection) -> Result<usize, DbErr> {
     }
 
     for f in data.funds {
-        if fund::Entity::find().filter(fund::Column::Code.eq(&f.code)).one(&txn).await?.is_some() {
+        if fund::Entity::find()
+            .filter(fund::Column::Code.eq(&f.code))
+            .one(&txn)
+            .await?
+            .is_some()
+        {
             continue;
         }
         let sponsor = ids

@@ -16,14 +16,22 @@ pub async fn serve(url: &str, settings: Serve) -> Result<(), Box<dyn std::error:
         tokens::ensure_admin(&db, secret).await?;
     } else if !tokens::any_exist(&db).await? {
         let created = tokens::create(&db, "initial admin", Role::Admin, None).await?;
-        eprintln!("No token existed, so an admin token was created. It is shown only this once:\n\n    {}\n", created.secret);
+        eprintln!(
+            "No token existed, so an admin token was created. It is shown only this once:\n\n    {}\n",
+            created.secret
+        );
     }
 
-    let state = http::AppState { db, metrics: http::ops::metrics_handle() };
+    let state = http::AppState {
+        db,
+        metrics: http::ops::metrics_handle(),
+    };
     let listener = tokio::net::TcpListener::bind(&settings.bind).await?;
     let addr = listener.local_addr()?;
     eprintln!("climate-tracker listening on http://{addr}  (API docs: http://{addr}/docs)");
-    axum::serve(listener, http::router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 

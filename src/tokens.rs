@@ -14,13 +14,28 @@ pub struct Created {
 }
 
 /// Stores a new token with a fresh secret; the secret is returned once and only its hash is kept.
-pub async fn create(db: &impl ConnectionTrait, name: &str, role: Role, institution_id: Option<Uuid>) -> Result<Created, DbErr> {
+pub async fn create(
+    db: &impl ConnectionTrait,
+    name: &str,
+    role: Role,
+    institution_id: Option<Uuid>,
+) -> Result<Created, DbErr> {
     let secret = new_secret();
     let row = insert(db, name, role, institution_id, &secret).await?;
-    Ok(Created { id: row.id, secret, row })
+    Ok(Created {
+        id: row.id,
+        secret,
+        row,
+    })
 }
 
-async fn insert(db: &impl ConnectionTrait, name: &str, role: Role, institution_id: Option<Uuid>, secret: &str) -> Result<token::Model, DbErr> {
+async fn insert(
+    db: &impl ConnectionTrait,
+    name: &str,
+    role: Role,
+    institution_id: Option<Uuid>,
+    secret: &str,
+) -> Result<token::Model, DbErr> {
     token::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set(name.to_owned()),
@@ -48,7 +63,9 @@ pub async fn ensure_admin(db: &impl ConnectionTrait, secret: &str) -> Result<(),
             tracing::warn!("CLIMATE_TRACKER_ADMIN_TOKEN names a revoked or non-admin token; it is not restored");
             Ok(())
         }
-        None => insert(db, "configured admin", Role::Admin, None, secret).await.map(|_| ()),
+        None => insert(db, "configured admin", Role::Admin, None, secret)
+            .await
+            .map(|_| ()),
     }
 }
 

@@ -23,12 +23,7 @@ async fn alliance(app: &TestApp, code: &str) -> String {
     r.id()
 }
 
-async fn join(
-    app: &TestApp,
-    alliance_id: &str,
-    institution_id: &str,
-    joined_on: &str,
-) -> common::Resp {
+async fn join(app: &TestApp, alliance_id: &str, institution_id: &str, joined_on: &str) -> common::Resp {
     let body = json!({"institution_id": institution_id, "role": "member", "joined_on": joined_on});
     app.post(&format!("/api/v1/alliances/{alliance_id}/members"), body)
         .await
@@ -42,13 +37,7 @@ async fn token(app: &TestApp, role: Role, institution_id: Option<&str>) -> Strin
         .secret
 }
 
-async fn request_with(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-    if_match: &str,
-) -> common::Resp {
+async fn request_with(app: &TestApp, method: Method, path: &str, body: Option<Value>, if_match: &str) -> common::Resp {
     let admin = app.admin.clone();
     app.request(method, path, Some(&admin), body, &[("if-match", if_match)])
         .await
@@ -72,10 +61,7 @@ async fn an_alliance_is_created_read_and_listed() {
         let r = app.post("/api/v1/alliances", body).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let id = r.id();
-        assert_eq!(
-            r.header("location"),
-            Some(format!("/api/v1/alliances/{id}").as_str())
-        );
+        assert_eq!(r.header("location"), Some(format!("/api/v1/alliances/{id}").as_str()));
         assert_eq!(r.header("etag"), Some("\"1\""));
 
         let r = app.get(&format!("/api/v1/alliances/{id}")).await;
@@ -83,10 +69,7 @@ async fn an_alliance_is_created_read_and_listed() {
         assert_eq!(r.body["code"], "green-development-alliance");
         assert_eq!(r.body["founded_on"], "2024-10-28");
         assert_eq!(r.body["secretariat_institution_id"], secretariat.as_str());
-        assert_eq!(
-            r.body["focus_areas"],
-            json!(["clean energy", "climate adaptation"])
-        );
+        assert_eq!(r.body["focus_areas"], json!(["clean energy", "climate adaptation"]));
         assert_eq!(r.body["version"], 1);
 
         alliance(&app, "vocational-education-alliance").await;
@@ -101,8 +84,7 @@ async fn an_alliance_is_created_read_and_listed() {
 async fn alliances_are_searched_by_name_in_any_language() {
     each_backend(|app| async move {
         let mut body = alliance_body("green-development-alliance");
-        body["name"] =
-            json!({"en": "Green Development Cooperation Alliance", "zh": "绿色发展合作联盟"});
+        body["name"] = json!({"en": "Green Development Cooperation Alliance", "zh": "绿色发展合作联盟"});
         app.post("/api/v1/alliances", body).await;
         let mut body = alliance_body("vocational-education-alliance");
         body["name"] = json!({"en": "Vocational Education Alliance", "zh": "职业教育联盟"});
@@ -123,10 +105,7 @@ async fn a_duplicate_alliance_code_is_409_duplicate() {
     each_backend(|app| async move {
         alliance(&app, "green-development-alliance").await;
         let r = app
-            .post(
-                "/api/v1/alliances",
-                alliance_body("green-development-alliance"),
-            )
+            .post("/api/v1/alliances", alliance_body("green-development-alliance"))
             .await;
         assert_eq!(r.status, StatusCode::CONFLICT);
         assert_eq!(r.code(), "duplicate");
@@ -159,10 +138,7 @@ async fn an_invalid_alliance_lists_every_bad_field_at_once() {
             "secretariat_institution_id",
             "focus_areas[1]",
         ] {
-            assert!(
-                fields.contains(&field.to_string()),
-                "{field} missing from {fields:?}"
-            );
+            assert!(fields.contains(&field.to_string()), "{field} missing from {fields:?}");
         }
     })
     .await;
@@ -196,10 +172,7 @@ async fn an_unknown_field_in_an_alliance_is_422() {
 
         let id = alliance(&app, "green-development-alliance").await;
         let r = app
-            .patch(
-                &format!("/api/v1/alliances/{id}"),
-                json!({"status": "active"}),
-            )
+            .patch(&format!("/api/v1/alliances/{id}"), json!({"status": "active"}))
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.fields(), ["status"]);
@@ -225,9 +198,7 @@ async fn an_alliance_patch_changes_only_what_is_sent() {
         assert_eq!(r.body["focus_areas"], json!(["ecology"]));
         assert_eq!(r.body["code"], "green-development-alliance");
 
-        let r = app
-            .patch(&path, json!({"secretariat_institution_id": null}))
-            .await;
+        let r = app.patch(&path, json!({"secretariat_institution_id": null})).await;
         assert_eq!(r.body["secretariat_institution_id"], Value::Null);
 
         let r = app
@@ -280,11 +251,7 @@ async fn a_viewer_cannot_change_alliances_or_members() {
         );
 
         let r = app
-            .post_as(
-                &viewer,
-                "/api/v1/alliances",
-                alliance_body("another-alliance"),
-            )
+            .post_as(&viewer, "/api/v1/alliances", alliance_body("another-alliance"))
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
         assert_eq!(r.code(), "forbidden");
@@ -296,28 +263,20 @@ async fn a_viewer_cannot_change_alliances_or_members() {
             )
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
-        let body =
-            json!({"institution_id": institution, "role": "observer", "joined_on": "2024-10-28"});
+        let body = json!({"institution_id": institution, "role": "observer", "joined_on": "2024-10-28"});
         let r = app
             .post_as(&viewer, &format!("/api/v1/alliances/{id}/members"), body)
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
         let member = format!("/api/v1/alliances/{id}/members/{institution}");
         assert_eq!(
-            app.patch_as(&viewer, &member, json!({"role": "observer"}))
-                .await
-                .status,
+            app.patch_as(&viewer, &member, json!({"role": "observer"})).await.status,
             StatusCode::FORBIDDEN
         );
-        assert_eq!(
-            app.delete_as(&viewer, &member).await.status,
-            StatusCode::FORBIDDEN
-        );
+        assert_eq!(app.delete_as(&viewer, &member).await.status, StatusCode::FORBIDDEN);
 
         assert_eq!(
-            app.get_as(&viewer, &format!("/api/v1/alliances/{id}"))
-                .await
-                .status,
+            app.get_as(&viewer, &format!("/api/v1/alliances/{id}")).await.status,
             StatusCode::OK
         );
         assert_eq!(
@@ -338,30 +297,17 @@ async fn a_partner_may_read_alliances_and_their_members() {
         let id = alliance(&app, "green-development-alliance").await;
         join(&app, &id, &institution, "2024-10-28").await;
 
+        assert_eq!(items(&app.get_as(&partner, "/api/v1/alliances").await).len(), 1);
         assert_eq!(
-            items(&app.get_as(&partner, "/api/v1/alliances").await).len(),
-            1
-        );
-        assert_eq!(
-            app.get_as(&partner, &format!("/api/v1/alliances/{id}"))
-                .await
-                .status,
+            app.get_as(&partner, &format!("/api/v1/alliances/{id}")).await.status,
             StatusCode::OK
         );
         assert_eq!(
-            items(
-                &app.get_as(&partner, &format!("/api/v1/alliances/{id}/members"))
-                    .await
-            )
-            .len(),
+            items(&app.get_as(&partner, &format!("/api/v1/alliances/{id}/members")).await).len(),
             1
         );
         let r = app
-            .post_as(
-                &partner,
-                "/api/v1/alliances",
-                alliance_body("another-alliance"),
-            )
+            .post_as(&partner, "/api/v1/alliances", alliance_body("another-alliance"))
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
     })
@@ -373,15 +319,11 @@ async fn an_unknown_alliance_is_404() {
     each_backend(|app| async move {
         let missing = Uuid::now_v7();
         assert_eq!(
-            app.get(&format!("/api/v1/alliances/{missing}"))
-                .await
-                .status,
+            app.get(&format!("/api/v1/alliances/{missing}")).await.status,
             StatusCode::NOT_FOUND
         );
         assert_eq!(
-            app.get(&format!("/api/v1/alliances/{missing}/members"))
-                .await
-                .status,
+            app.get(&format!("/api/v1/alliances/{missing}/members")).await.status,
             StatusCode::NOT_FOUND
         );
         let institution = app.institution("university-of-tonga", "TO").await;
@@ -417,9 +359,7 @@ async fn a_member_joins_an_alliance() {
         assert_eq!(r.body["left_on"], Value::Null);
         assert_eq!(r.body["version"], 1);
 
-        let current = app
-            .get(&format!("/api/v1/alliances/{id}/members/{institution}"))
-            .await;
+        let current = app.get(&format!("/api/v1/alliances/{id}/members/{institution}")).await;
         assert_eq!(current.status, StatusCode::OK);
         assert_eq!(current.body["id"], r.body["id"]);
         let list = app.get(&format!("/api/v1/alliances/{id}/members")).await;
@@ -445,11 +385,8 @@ async fn a_second_active_membership_is_409_duplicate() {
 async fn an_unknown_member_institution_is_422_naming_institution_id() {
     each_backend(|app| async move {
         let id = alliance(&app, "green-development-alliance").await;
-        let body =
-            json!({"institution_id": Uuid::now_v7(), "role": "chair", "joined_on": "2024-10-28"});
-        let r = app
-            .post(&format!("/api/v1/alliances/{id}/members"), body)
-            .await;
+        let body = json!({"institution_id": Uuid::now_v7(), "role": "chair", "joined_on": "2024-10-28"});
+        let r = app.post(&format!("/api/v1/alliances/{id}/members"), body).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.code(), "validation_failed");
         let fields = r.fields();
@@ -463,9 +400,7 @@ async fn an_unknown_member_institution_is_422_naming_institution_id() {
 async fn ending_a_membership_keeps_it_listed_with_left_on() {
     each_backend(|app| async move {
         let tonga = app.institution("university-of-tonga", "TO").await;
-        let kiribati = app
-            .institution("kiribati-institute-of-technology", "KI")
-            .await;
+        let kiribati = app.institution("kiribati-institute-of-technology", "KI").await;
         let id = alliance(&app, "green-development-alliance").await;
         join(&app, &id, &tonga, "2024-10-28").await;
         join(&app, &id, &kiribati, "2024-10-28").await;
@@ -477,17 +412,11 @@ async fn ending_a_membership_keeps_it_listed_with_left_on() {
 
         let all = items(&app.get(&format!("/api/v1/alliances/{id}/members")).await);
         assert_eq!(all.len(), 2);
-        let ended = all
-            .iter()
-            .find(|m| m["institution_id"] == tonga.as_str())
-            .unwrap();
+        let ended = all.iter().find(|m| m["institution_id"] == tonga.as_str()).unwrap();
         assert_eq!(ended["left_on"], today().as_str());
         assert_eq!(ended["version"], 2);
 
-        let active = items(
-            &app.get(&format!("/api/v1/alliances/{id}/members?active=true"))
-                .await,
-        );
+        let active = items(&app.get(&format!("/api/v1/alliances/{id}/members?active=true")).await);
         assert_eq!(active.len(), 1);
         assert_eq!(active[0]["institution_id"], kiribati.as_str());
 
@@ -525,17 +454,13 @@ async fn an_institution_may_rejoin_after_leaving() {
         let tonga = app.institution("university-of-tonga", "TO").await;
         let id = alliance(&app, "green-development-alliance").await;
         join(&app, &id, &tonga, "2024-10-28").await;
-        app.delete(&format!("/api/v1/alliances/{id}/members/{tonga}"))
-            .await;
+        app.delete(&format!("/api/v1/alliances/{id}/members/{tonga}")).await;
 
         let r = join(&app, &id, &tonga, &today()).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let all = items(&app.get(&format!("/api/v1/alliances/{id}/members")).await);
         assert_eq!(all.len(), 2);
-        let active = items(
-            &app.get(&format!("/api/v1/alliances/{id}/members?active=true"))
-                .await,
-        );
+        let active = items(&app.get(&format!("/api/v1/alliances/{id}/members?active=true")).await);
         assert_eq!(active.len(), 1);
         assert_eq!(active[0]["id"], r.body["id"]);
     })
@@ -548,8 +473,7 @@ async fn rejoining_before_the_previous_membership_ended_is_422() {
         let tonga = app.institution("university-of-tonga", "TO").await;
         let id = alliance(&app, "green-development-alliance").await;
         join(&app, &id, &tonga, "2024-10-28").await;
-        app.delete(&format!("/api/v1/alliances/{id}/members/{tonga}"))
-            .await;
+        app.delete(&format!("/api/v1/alliances/{id}/members/{tonga}")).await;
 
         let r = join(&app, &id, &tonga, "2024-11-01").await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -573,14 +497,7 @@ async fn a_membership_role_and_joined_on_can_be_changed() {
         assert_eq!(r.body["joined_on"], "2024-10-27");
         assert_eq!(r.header("etag"), Some("\"2\""));
 
-        let r = request_with(
-            &app,
-            Method::PATCH,
-            &member,
-            Some(json!({"role": "observer"})),
-            "\"1\"",
-        )
-        .await;
+        let r = request_with(&app, Method::PATCH, &member, Some(json!({"role": "observer"})), "\"1\"").await;
         assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
         assert_eq!(r.code(), "version_mismatch");
 
@@ -604,11 +521,7 @@ async fn walk(app: &TestApp, path: &str) -> (Vec<String>, usize) {
         let r = app.get(&url).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         pages += 1;
-        ids.extend(
-            items(&r)
-                .iter()
-                .map(|i| i["id"].as_str().unwrap().to_owned()),
-        );
+        ids.extend(items(&r).iter().map(|i| i["id"].as_str().unwrap().to_owned()));
         match r.body["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => return (ids, pages),
@@ -655,9 +568,7 @@ async fn a_bad_limit_or_cursor_is_422() {
         let r = app.get("/api/v1/alliances?cursor=nonsense!").await;
         assert_eq!(r.fields(), ["cursor"]);
         let id = alliance(&app, "green-development-alliance").await;
-        let r = app
-            .get(&format!("/api/v1/alliances/{id}/members?active=maybe"))
-            .await;
+        let r = app.get(&format!("/api/v1/alliances/{id}/members?active=maybe")).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.fields(), ["active"]);
     })
@@ -669,21 +580,15 @@ async fn every_alliance_and_membership_change_writes_an_audit_event() {
     each_backend(|app| async move {
         let tonga = app.institution("university-of-tonga", "TO").await;
         let id = alliance(&app, "green-development-alliance").await;
-        app.patch(
-            &format!("/api/v1/alliances/{id}"),
-            json!({"founded_on": "2024-10-29"}),
-        )
-        .await;
+        app.patch(&format!("/api/v1/alliances/{id}"), json!({"founded_on": "2024-10-29"}))
+            .await;
         let membership = join(&app, &id, &tonga, "2024-10-28").await.id();
         let member = format!("/api/v1/alliances/{id}/members/{tonga}");
         app.patch(&member, json!({"role": "founding_member"})).await;
         app.delete(&member).await;
         // Refused changes leave no trace.
-        app.post(
-            "/api/v1/alliances",
-            alliance_body("green-development-alliance"),
-        )
-        .await;
+        app.post("/api/v1/alliances", alliance_body("green-development-alliance"))
+            .await;
 
         let actions = |entity: String| {
             let db = app.db.clone();
@@ -704,34 +609,21 @@ async fn every_alliance_and_membership_change_writes_an_audit_event() {
                 .iter()
                 .all(|e| e.entity_type == "alliance" && e.token_name == "test admin")
         );
-        assert_eq!(
-            events[1].before.as_ref().unwrap()["founded_on"],
-            "2024-10-28"
-        );
-        assert_eq!(
-            events[1].after.as_ref().unwrap()["founded_on"],
-            "2024-10-29"
-        );
+        assert_eq!(events[1].before.as_ref().unwrap()["founded_on"], "2024-10-28");
+        assert_eq!(events[1].after.as_ref().unwrap()["founded_on"], "2024-10-29");
 
         let events = actions(membership).await;
         let names: Vec<_> = events.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(names, ["create", "update", "end"]);
         assert!(events.iter().all(|e| e.entity_type == "membership"));
-        assert_eq!(
-            events[2].after.as_ref().unwrap()["left_on"],
-            today().as_str()
-        );
+        assert_eq!(events[2].after.as_ref().unwrap()["left_on"], today().as_str());
 
         let alliance_events = audit_event::Entity::find()
             .filter(audit_event::Column::EntityType.eq("alliance"))
             .all(&app.db)
             .await
             .unwrap();
-        assert_eq!(
-            alliance_events.len(),
-            2,
-            "the refused duplicate wrote an event"
-        );
+        assert_eq!(alliance_events.len(), 2, "the refused duplicate wrote an event");
     })
     .await;
 }

@@ -16,9 +16,7 @@ struct TempDb(PathBuf);
 
 impl TempDb {
     fn new() -> TempDb {
-        TempDb(
-            std::env::temp_dir().join(format!("climate-tracker-bin-{}.db", uuid::Uuid::new_v4())),
-        )
+        TempDb(std::env::temp_dir().join(format!("climate-tracker-bin-{}.db", uuid::Uuid::new_v4())))
     }
 }
 
@@ -41,11 +39,7 @@ struct Server {
 impl Server {
     fn start(db: &TempDb, admin_token: Option<&str>) -> Server {
         // Ask the OS for a free port, then hand it to the server.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let db = &db.0;
         let mut command = Command::new(BINARY);
         command
@@ -90,10 +84,7 @@ impl Server {
                 let log: Vec<String> = self.stderr.try_iter().collect();
                 panic!("the server exited with {status}:\n{}", log.join("\n"));
             }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not become healthy"
-            );
+            assert!(Instant::now() < deadline, "the server did not become healthy");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -140,11 +131,7 @@ async fn the_binary_serves_the_reference_data_and_accepts_a_new_institution() {
     let ready = client.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 
-    let unauthorized = client
-        .get(server.url("/api/v1/institutions"))
-        .send()
-        .await
-        .unwrap();
+    let unauthorized = client.get(server.url("/api/v1/institutions")).send().await.unwrap();
     assert_eq!(unauthorized.status(), 401);
     assert_eq!(unauthorized.headers()["www-authenticate"], "Bearer");
 
@@ -170,8 +157,10 @@ async fn the_binary_serves_the_reference_data_and_accepts_a_new_institution() {
     let created = client
         .post(server.url("/api/v1/institutions"))
         .bearer_auth(secret)
-        .json(&json!({"code": "tonga-institute-of-education", "name": {"en": "Tonga Institute of Education"},
-            "kind": "vocational_college", "country": "TO", "city": "Nuku'alofa"}))
+        .json(
+            &json!({"code": "tonga-institute-of-education", "name": {"en": "Tonga Institute of Education"},
+            "kind": "vocational_college", "country": "TO", "city": "Nuku'alofa"}),
+        )
         .send()
         .await
         .unwrap();
@@ -217,10 +206,7 @@ async fn without_a_configured_token_an_empty_database_gets_one_printed_once() {
     let items = tokens["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["role"], "admin");
-    assert!(
-        !tokens.to_string().contains(&secret),
-        "the list never shows the secret"
-    );
+    assert!(!tokens.to_string().contains(&secret), "the list never shows the secret");
 
     // Restarted on the same database, it prints nothing: a token exists.
     drop(server);

@@ -46,7 +46,9 @@ async fn grant(app: &TestApp, fund: &str, project: &str, recipient: &str, amount
         .await;
     assert_eq!(g.status, StatusCode::CREATED, "{}", g.body);
     let id = g.id();
-    let s = app.post(&format!("/api/v1/grants/{id}/transitions"), json!({"to": "submitted"})).await;
+    let s = app
+        .post(&format!("/api/v1/grants/{id}/transitions"), json!({"to": "submitted"}))
+        .await;
     assert_eq!(s.status, StatusCode::OK);
     id
 }
@@ -65,7 +67,10 @@ async fn race(app: &TestApp, requests: Vec<(String, Value)>) -> Vec<(StatusCode,
             tokio::spawn(async move {
                 let resp = router.oneshot(req).await.expect("router");
                 let status = resp.status();
-                let bytes = http_body_util::BodyExt::collect(resp.into_body()).await.expect("body").to_bytes();
+                let bytes = http_body_util::BodyExt::collect(resp.into_body())
+                    .await
+                    .expect("body")
+                    .to_bytes();
                 let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                 (status, body["code"].as_str().unwrap_or("").to_owned())
             })
@@ -83,16 +88,30 @@ async fn fifty_simultaneous_disbursements_pay_exactly_what_fits() {
     each_backend(|app| async move {
         let (fund, project, recipient) = fund_and_project(&app, "1000.00").await;
         let id = grant(&app, &fund, &project, &recipient, "200.00").await;
-        let approved = app.post(&format!("/api/v1/grants/{id}/transitions"), json!({"to": "approved"})).await;
+        let approved = app
+            .post(&format!("/api/v1/grants/{id}/transitions"), json!({"to": "approved"}))
+            .await;
         assert_eq!(approved.status, StatusCode::OK);
 
         let requests = (0..50)
-            .map(|i| (format!("/api/v1/grants/{id}/disbursements"), json!({"amount": cny("10.00"), "paid_on": "2025-02-01", "reference": format!("r{i}")})))
+            .map(|i| {
+                (
+                    format!("/api/v1/grants/{id}/disbursements"),
+                    json!({"amount": cny("10.00"), "paid_on": "2025-02-01", "reference": format!("r{i}")}),
+                )
+            })
             .collect();
         let results = race(&app, requests).await;
         let paid = results.iter().filter(|(s, _)| *s == StatusCode::CREATED).count();
-        let refused = results.iter().filter(|(s, c)| *s == StatusCode::CONFLICT && c == "over_disbursement").count();
-        assert!(results.iter().all(|(s, _)| !s.is_server_error()), "{} {results:?}", app.backend);
+        let refused = results
+            .iter()
+            .filter(|(s, c)| *s == StatusCode::CONFLICT && c == "over_disbursement")
+            .count();
+        assert!(
+            results.iter().all(|(s, _)| !s.is_server_error()),
+            "{} {results:?}",
+            app.backend
+        );
         assert_eq!((paid, refused), (20, 30), "{}: {results:?}", app.backend);
 
         let g = app.get(&format!("/api/v1/grants/{id}")).await;
@@ -113,10 +132,16 @@ async fn simultaneous_approvals_never_over_commit_the_fund() {
         for _ in 0..10 {
             grants.push(grant(&app, &fund, &project, &recipient, "30.00").await);
         }
-        let requests = grants.iter().map(|g| (format!("/api/v1/grants/{g}/transitions"), json!({"to": "approved"}))).collect();
+        let requests = grants
+            .iter()
+            .map(|g| (format!("/api/v1/grants/{g}/transitions"), json!({"to": "approved"})))
+            .collect();
         let results = race(&app, requests).await;
         let approved = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
-        let refused = results.iter().filter(|(s, c)| *s == StatusCode::CONFLICT && c == "insufficient_funds").count();
+        let refused = results
+            .iter()
+            .filter(|(s, c)| *s == StatusCode::CONFLICT && c == "insufficient_funds")
+            .count();
         assert_eq!((approved, refused), (3, 7), "{}: {results:?}", app.backend);
         let summary = app.get(&format!("/api/v1/funds/{fund}/summary")).await;
         assert_eq!(summary.body["committed"], cny("90.00"));
@@ -132,7 +157,8 @@ async fn racing_retries_with_one_idempotency_key_pay_once() {
     each_backend(|app| async move {
         let (fund, project, recipient) = fund_and_project(&app, "100.00").await;
         let id = grant(&app, &fund, &project, &recipient, "50.00").await;
-        app.post(&format!("/api/v1/grants/{id}/transitions"), json!({"to": "approved"})).await;
+        app.post(&format!("/api/v1/grants/{id}/transitions"), json!({"to": "approved"}))
+            .await;
         let tasks: Vec<_> = (0..10)
             .map(|_| {
                 let router = app.router.clone();
@@ -140,14 +166,19 @@ async fn racing_retries_with_one_idempotency_key_pay_once() {
                     .header("authorization", format!("Bearer {}", app.admin))
                     .header("content-type", "application/json")
                     .header("idempotency-key", "pay-once")
-                    .body(Body::from(json!({"amount": cny("7.00"), "paid_on": "2025-02-01"}).to_string()))
+                    .body(Body::from(
+                        json!({"amount": cny("7.00"), "paid_on": "2025-02-01"}).to_string(),
+                    ))
                     .expect("request");
                 tokio::spawn(async move { router.oneshot(req).await.expect("router").status() })
             })
             .collect();
         for t in tasks {
             let status = t.await.expect("task");
-            assert!(status == StatusCode::CREATED || status == StatusCode::CONFLICT, "{status}");
+            assert!(
+                status == StatusCode::CREATED || status == StatusCode::CONFLICT,
+                "{status}"
+            );
         }
         let g = app.get(&format!("/api/v1/grants/{id}")).await;
         assert_eq!(g.body["disbursed"], cny("7.00"), "{}", app.backend);

@@ -21,12 +21,7 @@ fn institution_body(code: &str) -> Value {
 }
 
 /// Sends a raw body with the given content type as the admin.
-async fn post_raw(
-    app: &TestApp,
-    path: &str,
-    content_type: Option<&str>,
-    body: impl Into<Body>,
-) -> Resp {
+async fn post_raw(app: &TestApp, path: &str, content_type: Option<&str>, body: impl Into<Body>) -> Resp {
     let mut req = Request::builder()
         .method(Method::POST)
         .uri(path)
@@ -62,12 +57,7 @@ async fn audit_events_of(app: &TestApp, id: &str) -> Vec<audit_event::Model> {
 
 fn assert_problem(r: &Resp, status: StatusCode, code: &str) {
     assert_eq!(r.status, status, "{}", r.body);
-    assert_eq!(
-        r.header("content-type"),
-        Some("application/problem+json"),
-        "{}",
-        r.body
-    );
+    assert_eq!(r.header("content-type"), Some("application/problem+json"), "{}", r.body);
     for key in ["type", "title", "detail", "code"] {
         assert!(r.body[key].is_string(), "problem without {key}: {}", r.body);
     }
@@ -85,9 +75,7 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 #[tokio::test]
 async fn a_missing_unknown_or_revoked_token_is_401_with_a_bearer_challenge() {
     each_backend(|app| async move {
-        let missing = app
-            .request(Method::GET, INSTITUTIONS, None, None, &[])
-            .await;
+        let missing = app.request(Method::GET, INSTITUTIONS, None, None, &[]).await;
         let unknown = app.get_as("ctk_not-a-real-token", INSTITUTIONS).await;
         let not_bearer = app
             .request(
@@ -100,17 +88,12 @@ async fn a_missing_unknown_or_revoked_token_is_401_with_a_bearer_challenge() {
             .await;
 
         let r = app
-            .post(
-                "/api/v1/tokens",
-                json!({"name": "soon revoked", "role": "viewer"}),
-            )
+            .post("/api/v1/tokens", json!({"name": "soon revoked", "role": "viewer"}))
             .await;
         let secret = r.body["secret"].as_str().unwrap().to_owned();
         app.delete(&format!("/api/v1/tokens/{}", r.id())).await;
         let revoked = app.get_as(&secret, INSTITUTIONS).await;
-        let revoked_write = app
-            .post_as(&secret, INSTITUTIONS, institution_body("x-one"))
-            .await;
+        let revoked_write = app.post_as(&secret, INSTITUTIONS, institution_body("x-one")).await;
 
         for r in [missing, unknown, not_bearer, revoked, revoked_write] {
             assert_problem(&r, StatusCode::UNAUTHORIZED, "unauthorized");
@@ -125,30 +108,17 @@ async fn a_viewer_may_read_but_not_write() {
     each_backend(|app| async move {
         let id = app.institution("usp", "FJ").await;
         let viewer = app.token("viewer", None).await;
+        assert_eq!(app.get_as(&viewer, INSTITUTIONS).await.status, StatusCode::OK);
         assert_eq!(
-            app.get_as(&viewer, INSTITUTIONS).await.status,
-            StatusCode::OK
-        );
-        assert_eq!(
-            app.get_as(&viewer, &format!("{INSTITUTIONS}/{id}"))
-                .await
-                .status,
+            app.get_as(&viewer, &format!("{INSTITUTIONS}/{id}")).await.status,
             StatusCode::OK
         );
 
-        let create = app
-            .post_as(&viewer, INSTITUTIONS, institution_body("by-viewer"))
-            .await;
+        let create = app.post_as(&viewer, INSTITUTIONS, institution_body("by-viewer")).await;
         let patch = app
-            .patch_as(
-                &viewer,
-                &format!("{INSTITUTIONS}/{id}"),
-                json!({"city": "Suva"}),
-            )
+            .patch_as(&viewer, &format!("{INSTITUTIONS}/{id}"), json!({"city": "Suva"}))
             .await;
-        let delete = app
-            .delete_as(&viewer, &format!("{INSTITUTIONS}/{id}"))
-            .await;
+        let delete = app.delete_as(&viewer, &format!("{INSTITUTIONS}/{id}")).await;
         for r in [create, patch, delete] {
             assert_problem(&r, StatusCode::FORBIDDEN, "forbidden");
         }
@@ -164,23 +134,11 @@ async fn tokens_and_audit_events_are_403_for_viewers_and_partners() {
         let viewer = app.token("viewer", None).await;
         let partner = app.token("partner", Some(&usp)).await;
         for who in [&viewer, &partner] {
-            for path in [
-                "/api/v1/tokens",
-                "/api/v1/audit-events",
-                "/api/v1/audit-events?limit=0",
-            ] {
-                assert_problem(
-                    &app.get_as(who, path).await,
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
-                );
+            for path in ["/api/v1/tokens", "/api/v1/audit-events", "/api/v1/audit-events?limit=0"] {
+                assert_problem(&app.get_as(who, path).await, StatusCode::FORBIDDEN, "forbidden");
             }
             let create = app
-                .post_as(
-                    who,
-                    "/api/v1/tokens",
-                    json!({"name": "escalate", "role": "admin"}),
-                )
+                .post_as(who, "/api/v1/tokens", json!({"name": "escalate", "role": "admin"}))
                 .await;
             assert_problem(&create, StatusCode::FORBIDDEN, "forbidden");
         }
@@ -199,34 +157,13 @@ async fn a_body_that_is_not_json_is_415() {
     each_backend(|app| async move {
         let body = institution_body("plain").to_string();
         let text = post_raw(&app, INSTITUTIONS, Some("text/plain"), body.clone()).await;
-        let form = post_raw(
-            &app,
-            INSTITUTIONS,
-            Some("application/x-www-form-urlencoded"),
-            "code=x",
-        )
-        .await;
+        let form = post_raw(&app, INSTITUTIONS, Some("application/x-www-form-urlencoded"), "code=x").await;
         let none = post_raw(&app, INSTITUTIONS, None, body.clone()).await;
         for r in [text, form, none] {
-            assert_problem(
-                &r,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-            );
+            assert_problem(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
         }
-        let with_charset = post_raw(
-            &app,
-            INSTITUTIONS,
-            Some("application/json; charset=utf-8"),
-            body,
-        )
-        .await;
-        assert_eq!(
-            with_charset.status,
-            StatusCode::CREATED,
-            "{}",
-            with_charset.body
-        );
+        let with_charset = post_raw(&app, INSTITUTIONS, Some("application/json; charset=utf-8"), body).await;
+        assert_eq!(with_charset.status, StatusCode::CREATED, "{}", with_charset.body);
     })
     .await;
 }
@@ -236,13 +173,7 @@ async fn a_body_over_one_mebibyte_is_413() {
     each_backend(|app| async move {
         let mut body = institution_body("big");
         body["city"] = json!("x".repeat(1024 * 1024 + 10));
-        let plain = post_raw(
-            &app,
-            INSTITUTIONS,
-            Some("application/json"),
-            body.to_string(),
-        )
-        .await;
+        let plain = post_raw(&app, INSTITUTIONS, Some("application/json"), body.to_string()).await;
         assert_problem(&plain, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 
         let admin = app.admin.clone();
@@ -296,7 +227,10 @@ async fn every_invalid_field_is_listed_at_once() {
             )
             .await;
         assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-        assert_eq!(sorted(r.fields()), ["code", "country", "extra", "kind", "name", "website"]);
+        assert_eq!(
+            sorted(r.fields()),
+            ["code", "country", "extra", "kind", "name", "website"]
+        );
         for e in r.body["errors"].as_array().unwrap() {
             assert!(!e["message"].as_str().unwrap().is_empty(), "{e}");
         }
@@ -322,10 +256,7 @@ async fn a_duplicate_code_is_409() {
 
         let other = app.institution("fiji-national", "FJ").await;
         let patch = app
-            .patch(
-                &format!("{INSTITUTIONS}/{other}"),
-                json!({"code": "tonga-tvet"}),
-            )
+            .patch(&format!("{INSTITUTIONS}/{other}"), json!({"code": "tonga-tvet"}))
             .await;
         assert_problem(&patch, StatusCode::CONFLICT, "duplicate");
         assert_eq!(institution_count(&app).await, 2);
@@ -364,11 +295,7 @@ async fn a_stale_if_match_is_412_and_the_current_one_succeeds() {
         assert_eq!(ok.body["city"], "Tarawa");
 
         let replayed_stale = patch("\"1\"", "Betio").await;
-        assert_problem(
-            &replayed_stale,
-            StatusCode::PRECONDITION_FAILED,
-            "version_mismatch",
-        );
+        assert_problem(&replayed_stale, StatusCode::PRECONDITION_FAILED, "version_mismatch");
 
         let weak = patch("W/\"2\"", "Betio").await;
         assert_eq!(weak.status, StatusCode::OK);
@@ -397,16 +324,8 @@ async fn a_create_is_201_with_location_and_a_delete_is_204() {
         let d = app.delete(&location).await;
         assert_eq!(d.status, StatusCode::NO_CONTENT);
         assert_eq!(d.body, Value::Null);
-        assert_problem(
-            &app.get(&location).await,
-            StatusCode::NOT_FOUND,
-            "not_found",
-        );
-        assert_problem(
-            &app.delete(&location).await,
-            StatusCode::NOT_FOUND,
-            "not_found",
-        );
+        assert_problem(&app.get(&location).await, StatusCode::NOT_FOUND, "not_found");
+        assert_problem(&app.delete(&location).await, StatusCode::NOT_FOUND, "not_found");
     })
     .await;
 }
@@ -430,10 +349,7 @@ async fn a_bad_limit_or_cursor_is_422() {
                 assert_eq!(r.fields(), [field], "{base}?{query}");
             }
         }
-        assert_eq!(
-            app.get(&format!("{INSTITUTIONS}?limit=1")).await.status,
-            StatusCode::OK
-        );
+        assert_eq!(app.get(&format!("{INSTITUTIONS}?limit=1")).await.status, StatusCode::OK);
         assert_eq!(
             app.get(&format!("{INSTITUTIONS}?limit=200")).await.status,
             StatusCode::OK
@@ -509,11 +425,7 @@ async fn the_same_key_with_another_body_is_422() {
         let first = post_with_key(&app, &admin, "k-1", institution_body("usp")).await;
         assert_eq!(first.status, StatusCode::CREATED);
         let other = post_with_key(&app, &admin, "k-1", institution_body("fnu")).await;
-        assert_problem(
-            &other,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-        );
+        assert_problem(&other, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
         assert_eq!(institution_count(&app).await, 1);
     })
     .await;
@@ -557,10 +469,7 @@ async fn keys_belong_to_one_token() {
             json!({"name": {"en": "A"}, "kind": "ngo", "country": "TO"}),
         )
         .await;
-        assert_eq!(
-            (mine.status, theirs.status),
-            (StatusCode::CREATED, StatusCode::CREATED)
-        );
+        assert_eq!((mine.status, theirs.status), (StatusCode::CREATED, StatusCode::CREATED));
         assert_eq!(theirs.header("idempotent-replayed"), None);
         assert_ne!(mine.id(), theirs.id());
     })
@@ -572,18 +481,15 @@ async fn send_on(router: axum::Router, req: Request<Body>) -> (StatusCode, Heade
     let response = router.oneshot(req).await.unwrap();
     let (status, headers) = (response.status(), response.headers().clone());
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        headers,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_identical_requests_take_effect_once() {
     each_backend(|app| async move {
         // No code: a unique code would turn a double create into a 409 and hide it.
-        let body = json!({"name": {"en": "Racing Institute"}, "kind": "research_institute", "country": "VU"}).to_string();
+        let body =
+            json!({"name": {"en": "Racing Institute"}, "kind": "research_institute", "country": "VU"}).to_string();
         let tasks: Vec<_> = (0..10)
             .map(|_| {
                 let req = Request::builder()
@@ -597,7 +503,11 @@ async fn racing_identical_requests_take_effect_once() {
                 tokio::spawn(send_on(app.router.clone(), req))
             })
             .collect();
-        let results: Vec<_> = futures::future::join_all(tasks).await.into_iter().map(Result::unwrap).collect();
+        let results: Vec<_> = futures::future::join_all(tasks)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
 
         let mut ids = Vec::new();
         let mut originals = 0;
@@ -688,9 +598,7 @@ async fn audit_events_are_listed_filtered_and_paginated_for_admins() {
             .unwrap()
             .to_owned();
 
-        let all = app
-            .get("/api/v1/audit-events?entity_type=institution")
-            .await;
+        let all = app.get("/api/v1/audit-events?entity_type=institution").await;
         assert_eq!(all.status, StatusCode::OK);
         let items = all.body["items"].as_array().unwrap();
         assert_eq!(items.len(), 4);
@@ -705,16 +613,10 @@ async fn audit_events_are_listed_filtered_and_paginated_for_admins() {
             "before",
             "after",
         ] {
-            assert!(
-                items[0].get(key).is_some(),
-                "{key} missing from {}",
-                items[0]
-            );
+            assert!(items[0].get(key).is_some(), "{key} missing from {}", items[0]);
         }
 
-        let of_a = app
-            .get(&format!("/api/v1/audit-events?entity_id={a}"))
-            .await;
+        let of_a = app.get(&format!("/api/v1/audit-events?entity_id={a}")).await;
         let actions: Vec<&str> = of_a.body["items"]
             .as_array()
             .unwrap()
@@ -723,9 +625,7 @@ async fn audit_events_are_listed_filtered_and_paginated_for_admins() {
             .collect();
         assert_eq!(actions, ["create", "update"]);
 
-        let by_actor = app
-            .get(&format!("/api/v1/audit-events?actor={other_id}"))
-            .await;
+        let by_actor = app.get(&format!("/api/v1/audit-events?actor={other_id}")).await;
         let items = by_actor.body["items"].as_array().unwrap();
         assert_eq!(items.len(), 1);
         assert_eq!(items[0]["entity_id"], by_other.id().as_str());
@@ -738,9 +638,7 @@ async fn audit_events_are_listed_filtered_and_paginated_for_admins() {
         let mut seen = Vec::new();
         let mut cursor = String::new();
         loop {
-            let r = app
-                .get(&format!("/api/v1/audit-events?limit=2&cursor={cursor}"))
-                .await;
+            let r = app.get(&format!("/api/v1/audit-events?limit=2&cursor={cursor}")).await;
             assert_eq!(r.status, StatusCode::OK);
             seen.extend(
                 r.body["items"]
@@ -760,10 +658,7 @@ async fn audit_events_are_listed_filtered_and_paginated_for_admins() {
         let bad = app.get("/api/v1/audit-events?entity_id=not-a-uuid").await;
         assert_problem(&bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(bad.fields(), ["entity_id"]);
-        assert_eq!(
-            app.get("/api/v1/audit-events?actor=x").await.fields(),
-            ["actor"]
-        );
+        assert_eq!(app.get("/api/v1/audit-events?actor=x").await.fields(), ["actor"]);
     })
     .await;
 }
@@ -780,21 +675,11 @@ async fn health_readiness_metrics_and_docs_answer_without_auth() {
         app.get(INSTITUTIONS).await;
         let metrics = get("/metrics").await;
         assert_eq!(metrics.status, StatusCode::OK);
-        assert!(
-            metrics
-                .body
-                .as_str()
-                .unwrap()
-                .contains("http_requests_total")
-        );
+        assert!(metrics.body.as_str().unwrap().contains("http_requests_total"));
 
         let doc = get("/openapi.json").await;
         assert_eq!(doc.status, StatusCode::OK);
-        assert!(
-            doc.header("content-type")
-                .unwrap()
-                .starts_with("application/json")
-        );
+        assert!(doc.header("content-type").unwrap().starts_with("application/json"));
         let paths = doc.body["paths"].as_object().expect("paths");
         for p in [
             "/api/v1/institutions",
@@ -807,11 +692,7 @@ async fn health_readiness_metrics_and_docs_answer_without_auth() {
 
         let docs = get("/docs/").await;
         assert_eq!(docs.status, StatusCode::OK);
-        assert!(
-            docs.header("content-type")
-                .unwrap()
-                .starts_with("text/html")
-        );
+        assert!(docs.header("content-type").unwrap().starts_with("text/html"));
         assert!(docs.body.as_str().unwrap().to_lowercase().contains("<html"));
     })
     .await;

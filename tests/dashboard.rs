@@ -14,7 +14,10 @@ fn cny(amount: &str) -> Value {
 
 async fn milestone(app: &TestApp, project: &str, due_on: &str) -> String {
     let r = app
-        .post(&format!("/api/v1/projects/{project}/milestones"), json!({"title": {"en": format!("due {due_on}")}, "due_on": due_on}))
+        .post(
+            &format!("/api/v1/projects/{project}/milestones"),
+            json!({"title": {"en": format!("due {due_on}")}, "due_on": due_on}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.id()
@@ -32,41 +35,74 @@ async fn dataset(app: &TestApp) -> Data {
     let sponsor = app.institution("xinfa-foundation", "CN").await;
     let uni = app.institution("tonga-uni", "TO").await;
     let fund = app
-        .post("/api/v1/funds", json!({"code": "dash-fund", "name": {"en": "Fund"}, "currency": "CNY",
-            "sponsor_institution_id": sponsor, "established_on": "2024-10-19", "focus_areas": []}))
+        .post(
+            "/api/v1/funds",
+            json!({"code": "dash-fund", "name": {"en": "Fund"}, "currency": "CNY",
+            "sponsor_institution_id": sponsor, "established_on": "2024-10-19", "focus_areas": []}),
+        )
         .await
         .id();
-    app.post(&format!("/api/v1/funds/{fund}/contributions"), json!({"contributor_institution_id": sponsor, "amount": cny("1000.00"), "received_on": "2024-11-01"}))
-        .await;
+    app.post(
+        &format!("/api/v1/funds/{fund}/contributions"),
+        json!({"contributor_institution_id": sponsor, "amount": cny("1000.00"), "received_on": "2024-11-01"}),
+    )
+    .await;
     let tonga = app.project("tonga", &["TO"]).await;
     let kiribati = app.project("kiribati", &["KI", "TV"]).await;
     app.participate(&tonga, &uni, "lead").await;
     app.participate(&kiribati, &uni, "implementing").await;
-    app.post(&format!("/api/v1/projects/{tonga}/transitions"), json!({"to": "active"})).await;
+    app.post(
+        &format!("/api/v1/projects/{tonga}/transitions"),
+        json!({"to": "active"}),
+    )
+    .await;
 
     let achieved = milestone(app, &tonga, "2025-01-10").await;
-    let r = app.post(&format!("/api/v1/milestones/{achieved}/achieve"), json!({"achieved_on": "2025-01-09", "evidence": "report"})).await;
+    let r = app
+        .post(
+            &format!("/api/v1/milestones/{achieved}/achieve"),
+            json!({"achieved_on": "2025-01-09", "evidence": "report"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     milestone(app, &tonga, "2025-03-01").await; // open: overdue after March 1st
     milestone(app, &tonga, "2025-06-01").await; // open
     let cancelled = milestone(app, &tonga, "2025-02-01").await;
-    app.post(&format!("/api/v1/milestones/{cancelled}/transitions"), json!({"to": "cancelled"})).await;
+    app.post(
+        &format!("/api/v1/milestones/{cancelled}/transitions"),
+        json!({"to": "cancelled"}),
+    )
+    .await;
 
     for (amount, pay) in [("300.00", Some("120.50")), ("100.00", None)] {
         let g = app
-            .post("/api/v1/grants", json!({"fund_id": fund, "project_id": tonga, "recipient_institution_id": uni,
-                "title": {"en": "g"}, "amount": cny(amount)}))
+            .post(
+                "/api/v1/grants",
+                json!({"fund_id": fund, "project_id": tonga, "recipient_institution_id": uni,
+                "title": {"en": "g"}, "amount": cny(amount)}),
+            )
             .await
             .id();
         for to in ["submitted", "approved"] {
-            app.post(&format!("/api/v1/grants/{g}/transitions"), json!({"to": to})).await;
+            app.post(&format!("/api/v1/grants/{g}/transitions"), json!({"to": to}))
+                .await;
         }
         if let Some(p) = pay {
-            let d = app.post(&format!("/api/v1/grants/{g}/disbursements"), json!({"amount": cny(p), "paid_on": "2025-02-01"})).await;
+            let d = app
+                .post(
+                    &format!("/api/v1/grants/{g}/disbursements"),
+                    json!({"amount": cny(p), "paid_on": "2025-02-01"}),
+                )
+                .await;
             assert_eq!(d.status, StatusCode::CREATED, "{}", d.body);
         }
     }
-    Data { fund, tonga, kiribati, uni }
+    Data {
+        fund,
+        tonga,
+        kiribati,
+        uni,
+    }
 }
 
 #[tokio::test]
@@ -103,10 +139,17 @@ async fn health_turns_at_risk_then_delayed_as_a_milestone_ages() {
         assert_eq!(at("2025-03-02").await, "at_risk");
         assert_eq!(at("2025-03-31").await, "at_risk"); // 30 days overdue
         assert_eq!(at("2025-04-01").await, "delayed"); // 31 days
-        let s = app.get(&format!("/api/v1/projects/{}/status?as_of=2025-03-02", d.tonga)).await;
+        let s = app
+            .get(&format!("/api/v1/projects/{}/status?as_of=2025-03-02", d.tonga))
+            .await;
         assert_eq!(s.body["milestones"]["overdue"], 1);
         assert_eq!(s.body["next_milestone"]["overdue"], true);
-        assert_eq!(app.get(&format!("/api/v1/projects/{}/status?as_of=someday", d.tonga)).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            app.get(&format!("/api/v1/projects/{}/status?as_of=someday", d.tonga))
+                .await
+                .status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
     })
     .await;
 }
@@ -116,10 +159,17 @@ async fn a_missed_milestone_delays_and_a_final_project_shows_its_status() {
     each_backend(|app| async move {
         let d = dataset(&app).await;
         let m = milestone(&app, &d.kiribati, "2030-01-01").await;
-        app.post(&format!("/api/v1/milestones/{m}/transitions"), json!({"to": "missed"})).await;
-        let s = app.get(&format!("/api/v1/projects/{}/status?as_of=2025-01-01", d.kiribati)).await;
+        app.post(&format!("/api/v1/milestones/{m}/transitions"), json!({"to": "missed"}))
+            .await;
+        let s = app
+            .get(&format!("/api/v1/projects/{}/status?as_of=2025-01-01", d.kiribati))
+            .await;
         assert_eq!(s.body["health"], "delayed");
-        app.post(&format!("/api/v1/projects/{}/transitions", d.kiribati), json!({"to": "cancelled"})).await;
+        app.post(
+            &format!("/api/v1/projects/{}/transitions", d.kiribati),
+            json!({"to": "cancelled"}),
+        )
+        .await;
         let s = app.get(&format!("/api/v1/projects/{}/status", d.kiribati)).await;
         assert_eq!(s.body["health"], "cancelled");
     })
@@ -139,7 +189,10 @@ async fn dashboard_summary_adds_up_exactly() {
         assert_eq!(s.body["grants_by_status"]["draft"], 0);
         assert_eq!(s.body["institutions"], 2);
         assert_eq!(s.body["countries"], 3);
-        assert_eq!(s.body["milestones"], json!({"overdue": 0, "due_next_30_days": 1, "achieved": 1}));
+        assert_eq!(
+            s.body["milestones"],
+            json!({"overdue": 0, "due_next_30_days": 1, "achieved": 1})
+        );
         let fund = &s.body["funds"][0];
         assert_eq!(fund["fund_id"], d.fund.as_str());
         assert_eq!(fund["contributed"], cny("1000.00"));
@@ -167,12 +220,24 @@ async fn breakdowns_group_projects_grants_and_money() {
         assert_eq!((tv["projects"].as_u64(), tv["grants"].as_u64()), (Some(1), Some(0)));
 
         let inst = app.get(&by("institution")).await;
-        let row = inst.body["rows"].as_array().unwrap().iter().find(|r| r["key"] == d.uni.as_str()).unwrap().clone();
+        let row = inst.body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == d.uni.as_str())
+            .unwrap()
+            .clone();
         assert_eq!((row["projects"].as_u64(), row["grants"].as_u64()), (Some(2), Some(2)));
         assert_eq!(row["label"], "tonga-uni");
 
         let year = app.get(&by("year")).await;
-        let y2025 = year.body["rows"].as_array().unwrap().iter().find(|r| r["key"] == "2025").unwrap().clone();
+        let y2025 = year.body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == "2025")
+            .unwrap()
+            .clone();
         assert_eq!(y2025["projects"], 2);
 
         let sector = app.get(&format!("{}&fund_id={}", by("sector"), d.fund)).await;
@@ -193,14 +258,42 @@ async fn partners_see_their_project_status_but_not_dashboards() {
     each_backend(|app| async move {
         let d = dataset(&app).await;
         let outsider = app.institution("outsider", "FJ").await;
-        let mine = climate_tracker::tokens::create(&app.db, "p", Role::Partner, Some(d.uni.parse().unwrap())).await.unwrap().secret;
-        let other = climate_tracker::tokens::create(&app.db, "o", Role::Partner, Some(outsider.parse().unwrap())).await.unwrap().secret;
-        assert_eq!(app.get_as(&mine, &format!("/api/v1/projects/{}/status", d.tonga)).await.status, StatusCode::OK);
-        assert_eq!(app.get_as(&other, &format!("/api/v1/projects/{}/status", d.tonga)).await.status, StatusCode::NOT_FOUND);
-        assert_eq!(app.get_as(&mine, "/api/v1/dashboard/summary").await.status, StatusCode::FORBIDDEN);
-        assert_eq!(app.get_as(&mine, "/api/v1/dashboard/breakdown?by=country").await.status, StatusCode::FORBIDDEN);
-        let viewer = climate_tracker::tokens::create(&app.db, "v", Role::Viewer, None).await.unwrap().secret;
-        assert_eq!(app.get_as(&viewer, "/api/v1/dashboard/summary").await.status, StatusCode::OK);
+        let mine = climate_tracker::tokens::create(&app.db, "p", Role::Partner, Some(d.uni.parse().unwrap()))
+            .await
+            .unwrap()
+            .secret;
+        let other = climate_tracker::tokens::create(&app.db, "o", Role::Partner, Some(outsider.parse().unwrap()))
+            .await
+            .unwrap()
+            .secret;
+        assert_eq!(
+            app.get_as(&mine, &format!("/api/v1/projects/{}/status", d.tonga))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            app.get_as(&other, &format!("/api/v1/projects/{}/status", d.tonga))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.get_as(&mine, "/api/v1/dashboard/summary").await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            app.get_as(&mine, "/api/v1/dashboard/breakdown?by=country").await.status,
+            StatusCode::FORBIDDEN
+        );
+        let viewer = climate_tracker::tokens::create(&app.db, "v", Role::Viewer, None)
+            .await
+            .unwrap()
+            .secret;
+        assert_eq!(
+            app.get_as(&viewer, "/api/v1/dashboard/summary").await.status,
+            StatusCode::OK
+        );
     })
     .await;
 }

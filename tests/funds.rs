@@ -46,17 +46,11 @@ async fn a_fund_is_created_read_and_listed() {
     each_backend(|app| async move {
         let sponsor = sponsor(&app).await;
         let r = app
-            .post(
-                "/api/v1/funds",
-                fund_body("liaocheng-climate-fund", &sponsor),
-            )
+            .post("/api/v1/funds", fund_body("liaocheng-climate-fund", &sponsor))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let id = r.id();
-        assert_eq!(
-            r.header("location"),
-            Some(format!("/api/v1/funds/{id}").as_str())
-        );
+        assert_eq!(r.header("location"), Some(format!("/api/v1/funds/{id}").as_str()));
         assert_eq!(r.header("etag"), Some("\"1\""));
 
         let r = app.get(&format!("/api/v1/funds/{id}")).await;
@@ -65,10 +59,7 @@ async fn a_fund_is_created_read_and_listed() {
         assert_eq!(r.body["currency"], "CNY");
         assert_eq!(r.body["sponsor_institution_id"], sponsor.as_str());
         assert_eq!(r.body["established_on"], "2024-10-28");
-        assert_eq!(
-            r.body["focus_areas"],
-            json!(["climate adaptation", "clean energy"])
-        );
+        assert_eq!(r.body["focus_areas"], json!(["climate adaptation", "clean energy"]));
         assert_eq!(r.body["version"], 1);
 
         let list = app.get("/api/v1/funds").await;
@@ -103,10 +94,7 @@ async fn a_duplicate_fund_code_is_409_duplicate() {
         let sponsor = sponsor(&app).await;
         fund(&app, "liaocheng-climate-fund", &sponsor).await;
         let r = app
-            .post(
-                "/api/v1/funds",
-                fund_body("liaocheng-climate-fund", &sponsor),
-            )
+            .post("/api/v1/funds", fund_body("liaocheng-climate-fund", &sponsor))
             .await;
         assert_eq!(r.status, StatusCode::CONFLICT);
         assert_eq!(r.code(), "duplicate");
@@ -139,10 +127,7 @@ async fn an_invalid_fund_lists_every_bad_field_at_once() {
             "established_on",
             "focus_areas",
         ] {
-            assert!(
-                fields.contains(&field.to_string()),
-                "{field} missing from {fields:?}"
-            );
+            assert!(fields.contains(&field.to_string()), "{field} missing from {fields:?}");
         }
     })
     .await;
@@ -168,10 +153,7 @@ async fn the_currency_of_a_fund_cannot_change() {
         let id = fund(&app, "liaocheng-climate-fund", &sponsor).await;
         let path = format!("/api/v1/funds/{id}");
         let r = app
-            .patch(
-                &path,
-                json!({"currency": "USD", "focus_areas": ["ecology"]}),
-            )
+            .patch(&path, json!({"currency": "USD", "focus_areas": ["ecology"]}))
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.fields(), ["currency"]);
@@ -214,9 +196,7 @@ async fn a_fund_patch_changes_only_what_is_sent() {
             .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.fields(), ["sponsor_institution_id"]);
-        let r = app
-            .patch(&path, json!({"sponsor_institution_id": null}))
-            .await;
+        let r = app.patch(&path, json!({"sponsor_institution_id": null})).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.fields(), ["sponsor_institution_id"]);
     })
@@ -265,11 +245,7 @@ async fn a_viewer_cannot_change_funds() {
         let viewer = token(&app, Role::Viewer, None).await;
         let id = fund(&app, "liaocheng-climate-fund", &sponsor).await;
         let r = app
-            .post_as(
-                &viewer,
-                "/api/v1/funds",
-                fund_body("another-fund", &sponsor),
-            )
+            .post_as(&viewer, "/api/v1/funds", fund_body("another-fund", &sponsor))
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
         assert_eq!(r.code(), "forbidden");
@@ -282,9 +258,7 @@ async fn a_viewer_cannot_change_funds() {
             .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
         assert_eq!(
-            app.get_as(&viewer, &format!("/api/v1/funds/{id}"))
-                .await
-                .status,
+            app.get_as(&viewer, &format!("/api/v1/funds/{id}")).await.status,
             StatusCode::OK
         );
         assert_eq!(items(&app.get_as(&viewer, "/api/v1/funds").await).len(), 1);
@@ -300,9 +274,7 @@ async fn a_partner_may_read_funds_but_not_change_them() {
         let partner = token(&app, Role::Partner, Some(&tonga)).await;
         let id = fund(&app, "liaocheng-climate-fund", &sponsor).await;
         assert_eq!(
-            app.get_as(&partner, &format!("/api/v1/funds/{id}"))
-                .await
-                .status,
+            app.get_as(&partner, &format!("/api/v1/funds/{id}")).await.status,
             StatusCode::OK
         );
         assert_eq!(items(&app.get_as(&partner, "/api/v1/funds").await).len(), 1);
@@ -352,11 +324,7 @@ async fn fund_pages_walk_to_the_end_without_gaps_or_duplicates() {
             let r = app.get(&url).await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.body);
             pages += 1;
-            seen.extend(
-                items(&r)
-                    .iter()
-                    .map(|f| f["id"].as_str().unwrap().to_owned()),
-            );
+            seen.extend(items(&r).iter().map(|f| f["id"].as_str().unwrap().to_owned()));
             match r.body["next_cursor"].as_str() {
                 Some(c) => url = format!("/api/v1/funds?limit=3&cursor={c}"),
                 None => break,

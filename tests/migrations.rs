@@ -11,7 +11,12 @@ async fn migrations_go_down_and_up_cleanly() {
         let applied = Migrator::get_applied_migrations(&app.db).await.expect("status");
         assert_eq!(applied.len(), Migrator::migrations().len());
         Migrator::down(&app.db, None).await.expect("down");
-        assert!(Migrator::get_applied_migrations(&app.db).await.expect("status").is_empty());
+        assert!(
+            Migrator::get_applied_migrations(&app.db)
+                .await
+                .expect("status")
+                .is_empty()
+        );
         Migrator::up(&app.db, None).await.expect("up again");
         // The schema is usable again: the reference data loads twice without change.
         assert!(climate_tracker::seed::reference(&app.db).await.expect("seed") > 0);

@@ -28,12 +28,7 @@ async fn milestone(app: &TestApp, project: &str, title: &str, due_on: &str) -> S
             milestone_body(title, due_on),
         )
         .await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "milestone create: {}",
-        r.body
-    );
+    assert_eq!(r.status, StatusCode::CREATED, "milestone create: {}", r.body);
     r.id()
 }
 
@@ -96,9 +91,7 @@ async fn milestone_lists_are_paginated_by_cursor() {
         for n in 0..3 {
             made.push(milestone(&app, &project, &format!("step {n}"), "2025-06-01").await);
         }
-        let first = app
-            .get(&format!("/api/v1/projects/{project}/milestones?limit=2"))
-            .await;
+        let first = app.get(&format!("/api/v1/projects/{project}/milestones?limit=2")).await;
         assert_eq!(ids(&first), made[..2]);
         let cursor = first.body["next_cursor"].as_str().expect("a next page");
         let second = app
@@ -134,9 +127,7 @@ async fn a_milestone_of_an_unknown_project_or_id_is_404() {
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
         assert_eq!(
-            app.get(&format!("/api/v1/milestones/{nobody}"))
-                .await
-                .code(),
+            app.get(&format!("/api/v1/milestones/{nobody}")).await.code(),
             "not_found"
         );
         assert_eq!(
@@ -206,21 +197,13 @@ async fn milestone_moves_follow_the_life_cycle() {
                 assert_eq!(move_to(&app, &id, step).await.status, StatusCode::OK);
             }
             let r = move_to(&app, &id, to).await;
-            assert_eq!(
-                r.status,
-                StatusCode::CONFLICT,
-                "{path:?} then {to}: {}",
-                r.body
-            );
+            assert_eq!(r.status, StatusCode::CONFLICT, "{path:?} then {to}: {}", r.body);
             assert_eq!(r.code(), "invalid_transition");
         }
         let id = milestone(&app, &project, "bad word", "2025-06-01").await;
         assert_eq!(move_to(&app, &id, "finished").await.fields(), vec!["to"]);
         let no_to = app
-            .post(
-                &format!("/api/v1/milestones/{id}/transitions"),
-                json!({"note": "x"}),
-            )
+            .post(&format!("/api/v1/milestones/{id}/transitions"), json!({"note": "x"}))
             .await;
         assert_eq!(no_to.fields(), vec!["to"]);
     })
@@ -236,10 +219,7 @@ async fn achieved_is_reached_only_through_achieve() {
         assert_eq!(r.status, StatusCode::CONFLICT);
         assert_eq!(r.code(), "invalid_transition");
         assert!(
-            r.body["detail"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("/achieve"),
+            r.body["detail"].as_str().unwrap_or_default().contains("/achieve"),
             "{}",
             r.body
         );
@@ -256,13 +236,9 @@ async fn achieving_records_the_date_and_evidence_once() {
     each_backend(|app| async move {
         let project = app.project("achieved", &["TO"]).await;
         let id = milestone(&app, &project, "array commissioned", "2025-06-01").await;
-        assert_eq!(
-            move_to(&app, &id, "in_progress").await.status,
-            StatusCode::OK
-        );
+        assert_eq!(move_to(&app, &id, "in_progress").await.status, StatusCode::OK);
         let path = format!("/api/v1/milestones/{id}/achieve");
-        let body =
-            json!({"achieved_on": "2025-05-20", "evidence": "Commissioning certificate 2025-114"});
+        let body = json!({"achieved_on": "2025-05-20", "evidence": "Commissioning certificate 2025-114"});
         let r = app.post(&path, body.clone()).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(r.body["status"], "achieved");
@@ -274,10 +250,7 @@ async fn achieving_records_the_date_and_evidence_once() {
         let again = app.post(&path, body).await;
         assert_eq!(again.status, StatusCode::CONFLICT);
         assert_eq!(again.code(), "invalid_transition");
-        assert_eq!(
-            move_to(&app, &id, "cancelled").await.code(),
-            "invalid_transition"
-        );
+        assert_eq!(move_to(&app, &id, "cancelled").await.code(), "invalid_transition");
     })
     .await;
 }
@@ -354,23 +327,15 @@ async fn overdue_means_due_before_as_of_and_still_open() {
         )
         .await;
 
-        let feb = app
-            .get("/api/v1/milestones?overdue=true&as_of=2025-02-01")
-            .await;
+        let feb = app.get("/api/v1/milestones?overdue=true&as_of=2025-02-01").await;
         assert_eq!(ids(&feb), vec![planned.clone()]);
         assert_eq!(feb.body["items"][0]["overdue"], true);
-        let june = app
-            .get("/api/v1/milestones?overdue=true&as_of=2025-06-01")
-            .await;
+        let june = app.get("/api/v1/milestones?overdue=true&as_of=2025-06-01").await;
         assert_eq!(ids(&june), vec![planned.clone(), started.clone()]);
         // Due on as_of itself is not yet overdue.
-        let due_day = app
-            .get("/api/v1/milestones?overdue=true&as_of=2025-01-10")
-            .await;
+        let due_day = app.get("/api/v1/milestones?overdue=true&as_of=2025-01-10").await;
         assert!(ids(&due_day).is_empty());
-        let not_overdue = app
-            .get("/api/v1/milestones?overdue=false&as_of=2025-02-01")
-            .await;
+        let not_overdue = app.get("/api/v1/milestones?overdue=false&as_of=2025-02-01").await;
         assert_eq!(ids(&not_overdue), vec![started.clone(), missed, done]);
         assert_eq!(not_overdue.body["items"][0]["overdue"], false);
         // Without as_of, today (UTC) is the reference: these dates are all past.
@@ -383,9 +348,7 @@ async fn overdue_means_due_before_as_of_and_still_open() {
             true
         );
         assert_eq!(
-            app.get("/api/v1/milestones?as_of=2025-13-01")
-                .await
-                .fields(),
+            app.get("/api/v1/milestones?as_of=2025-13-01").await.fields(),
             vec!["as_of"]
         );
         assert_eq!(
@@ -432,10 +395,7 @@ async fn milestones_filter_by_status_and_project() {
             .get(&format!("/api/v1/milestones?project_id={a}&status=planned"))
             .await;
         assert_eq!(ids(&both), vec![a1]);
-        assert_eq!(
-            app.get("/api/v1/milestones?status=done").await.fields(),
-            vec!["status"]
-        );
+        assert_eq!(app.get("/api/v1/milestones?status=done").await.fields(), vec!["status"]);
     })
     .await;
 }
@@ -476,26 +436,15 @@ async fn patching_a_milestone_checks_its_version_and_never_its_status() {
         assert_eq!(status.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(status.fields(), vec!["status"]);
 
-        let described = app
-            .patch(&path, json!({"description": {"en": "Coastal survey"}}))
-            .await;
-        assert_eq!(
-            described.body["description"],
-            json!({"en": "Coastal survey"})
-        );
+        let described = app.patch(&path, json!({"description": {"en": "Coastal survey"}})).await;
+        assert_eq!(described.body["description"], json!({"en": "Coastal survey"}));
         let cleared = app
-            .patch(
-                &path,
-                json!({"description": null, "title": {"en": "Survey"}}),
-            )
+            .patch(&path, json!({"description": null, "title": {"en": "Survey"}}))
             .await;
         assert_eq!(cleared.body["description"], Value::Null);
         assert_eq!(cleared.body["title"], json!({"en": "Survey"}));
         assert_eq!(cleared.body["version"], 4);
-        assert_eq!(
-            app.patch(&path, json!({"title": null})).await.fields(),
-            vec!["title"]
-        );
+        assert_eq!(app.patch(&path, json!({"title": null})).await.fields(), vec!["title"]);
         assert_eq!(app.get(&path).await.body["status"], "planned");
     })
     .await;
@@ -512,9 +461,7 @@ async fn a_partner_sees_its_projects_milestones_and_nothing_else() {
         let theirs = milestone(&app, &other, "theirs", "2025-06-01").await;
         let (_, partner) = token(&app, Role::Partner, Some(&tonga)).await;
 
-        let r = app
-            .get_as(&partner, &format!("/api/v1/milestones/{mine}"))
-            .await;
+        let r = app.get_as(&partner, &format!("/api/v1/milestones/{mine}")).await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(
             ids(&app.get_as(&partner, "/api/v1/milestones").await),
@@ -581,7 +528,13 @@ async fn a_partner_reports_progress_on_its_projects_but_cannot_change_milestones
         let (partner_id, partner) = token(&app, Role::Partner, Some(&tonga)).await;
 
         let reports = format!("/api/v1/milestones/{id}/reports");
-        let r = app.post_as(&partner, &reports, json!({"note": "Panels arrived in Nuku'alofa", "progress_percent": 40, "reported_on": "2025-05-02"})).await;
+        let r = app
+            .post_as(
+                &partner,
+                &reports,
+                json!({"note": "Panels arrived in Nuku'alofa", "progress_percent": 40, "reported_on": "2025-05-02"}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         assert_eq!(r.body["reported_by"], partner_id.as_str());
         assert_eq!(r.body["progress_percent"], 40);
@@ -589,23 +542,49 @@ async fn a_partner_reports_progress_on_its_projects_but_cannot_change_milestones
         assert_eq!(r.body["milestone_id"], id.as_str());
         let location = r.header("location").expect("location").to_owned();
         assert_eq!(location, format!("{reports}/{}", r.id()));
-        assert_eq!(app.get_as(&partner, &location).await.body["note"], "Panels arrived in Nuku'alofa");
+        assert_eq!(
+            app.get_as(&partner, &location).await.body["note"],
+            "Panels arrived in Nuku'alofa"
+        );
 
         let listed = app.get_as(&partner, &reports).await;
         assert_eq!(ids(&listed), vec![r.id()]);
 
         let forbidden = [
-            app.patch_as(&partner, &format!("/api/v1/milestones/{id}"), json!({"due_on": "2025-07-01"})).await,
-            app.post_as(&partner, &format!("/api/v1/milestones/{id}/transitions"), json!({"to": "in_progress"})).await,
-            app.post_as(&partner, &format!("/api/v1/milestones/{id}/achieve"), json!({"achieved_on": "2025-05-01", "evidence": "x"})).await,
-            app.post_as(&partner, &format!("/api/v1/projects/{own}/milestones"), milestone_body("x", "2025-01-01")).await,
+            app.patch_as(
+                &partner,
+                &format!("/api/v1/milestones/{id}"),
+                json!({"due_on": "2025-07-01"}),
+            )
+            .await,
+            app.post_as(
+                &partner,
+                &format!("/api/v1/milestones/{id}/transitions"),
+                json!({"to": "in_progress"}),
+            )
+            .await,
+            app.post_as(
+                &partner,
+                &format!("/api/v1/milestones/{id}/achieve"),
+                json!({"achieved_on": "2025-05-01", "evidence": "x"}),
+            )
+            .await,
+            app.post_as(
+                &partner,
+                &format!("/api/v1/projects/{own}/milestones"),
+                milestone_body("x", "2025-01-01"),
+            )
+            .await,
         ];
         for r in forbidden {
             assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
             assert_eq!(r.code(), "forbidden");
         }
         let after = app.get(&format!("/api/v1/milestones/{id}")).await;
-        assert_eq!((after.body["status"].clone(), after.body["version"].clone()), (json!("planned"), json!(1)));
+        assert_eq!(
+            (after.body["status"].clone(), after.body["version"].clone()),
+            (json!("planned"), json!(1))
+        );
     })
     .await;
 }
@@ -626,10 +605,7 @@ async fn a_report_defaults_to_today_and_an_admin_may_post_one() {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         // Either side of a UTC midnight the request may have straddled.
         let reported_on = r.body["reported_on"].as_str().unwrap_or_default();
-        assert!(
-            reported_on == before || reported_on == after,
-            "{reported_on}"
-        );
+        assert!(reported_on == before || reported_on == after, "{reported_on}");
         assert_eq!(r.body["progress_percent"], Value::Null);
         assert!(r.body["reported_by"].is_string());
     })
@@ -643,15 +619,10 @@ async fn a_viewer_reads_milestones_but_cannot_post_reports() {
         let id = milestone(&app, &project, "seen", "2025-06-01").await;
         let (_, viewer) = token(&app, Role::Viewer, None).await;
         assert_eq!(
-            app.get_as(&viewer, &format!("/api/v1/milestones/{id}"))
-                .await
-                .status,
+            app.get_as(&viewer, &format!("/api/v1/milestones/{id}")).await.status,
             StatusCode::OK
         );
-        assert_eq!(
-            ids(&app.get_as(&viewer, "/api/v1/milestones").await),
-            vec![id.clone()]
-        );
+        assert_eq!(ids(&app.get_as(&viewer, "/api/v1/milestones").await), vec![id.clone()]);
         assert_eq!(
             app.get_as(&viewer, &format!("/api/v1/milestones/{id}/reports"))
                 .await
@@ -689,19 +660,13 @@ async fn a_report_needs_a_note_and_a_percent_from_0_to_100() {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.fields(), vec!["note", "progress_percent"]);
         for bad in [json!(-1), json!(12.5), json!("50")] {
-            let r = app
-                .post(&path, json!({"note": "x", "progress_percent": bad}))
-                .await;
+            let r = app.post(&path, json!({"note": "x", "progress_percent": bad})).await;
             assert_eq!(r.fields(), vec!["progress_percent"], "{bad}");
         }
-        let future = app
-            .post(&path, json!({"note": "x", "reported_on": "2100-01-01"}))
-            .await;
+        let future = app.post(&path, json!({"note": "x", "reported_on": "2100-01-01"})).await;
         assert_eq!(future.fields(), vec!["reported_on"]);
         for edge in [0, 100] {
-            let r = app
-                .post(&path, json!({"note": "edge", "progress_percent": edge}))
-                .await;
+            let r = app.post(&path, json!({"note": "edge", "progress_percent": edge})).await;
             assert_eq!(r.status, StatusCode::CREATED, "{edge}: {}", r.body);
         }
     })
@@ -713,11 +678,8 @@ async fn every_milestone_change_writes_one_audit_event() {
     each_backend(|app| async move {
         let project = app.project("audited", &["TO"]).await;
         let id = milestone(&app, &project, "audited", "2025-06-01").await;
-        app.patch(
-            &format!("/api/v1/milestones/{id}"),
-            json!({"due_on": "2025-06-30"}),
-        )
-        .await;
+        app.patch(&format!("/api/v1/milestones/{id}"), json!({"due_on": "2025-06-30"}))
+            .await;
         move_to(&app, &id, "in_progress").await;
         app.post(
             &format!("/api/v1/milestones/{id}/achieve"),
@@ -741,10 +703,7 @@ async fn every_milestone_change_writes_one_audit_event() {
             .await
             .expect("audit events");
         let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
-        assert_eq!(
-            actions,
-            ["create", "update", "transition:in_progress", "achieve"]
-        );
+        assert_eq!(actions, ["create", "update", "transition:in_progress", "achieve"]);
         assert!(
             events
                 .iter()
@@ -772,10 +731,7 @@ async fn every_milestone_change_writes_one_audit_event() {
             .expect("audit events");
         assert_eq!(report_events.len(), 1);
         assert_eq!(
-            (
-                report_events[0].action.as_str(),
-                report_events[0].entity_type.as_str()
-            ),
+            (report_events[0].action.as_str(), report_events[0].entity_type.as_str()),
             ("create", "progress_report")
         );
     })

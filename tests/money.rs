@@ -29,23 +29,43 @@ async fn setup(app: &TestApp, contributed: &str, award: &str) -> Setup {
     assert_eq!(f.status, StatusCode::CREATED, "{}", f.body);
     let fund = f.id();
     let c = app
-        .post(&format!("/api/v1/funds/{fund}/contributions"), json!({"contributor_institution_id": sponsor, "amount": cny(contributed), "received_on": "2024-11-01"}))
+        .post(
+            &format!("/api/v1/funds/{fund}/contributions"),
+            json!({"contributor_institution_id": sponsor, "amount": cny(contributed), "received_on": "2024-11-01"}),
+        )
         .await;
     assert_eq!(c.status, StatusCode::CREATED, "{}", c.body);
     let project = app.project("betio-solar", &["KI"]).await;
     app.participate(&project, &recipient, "beneficiary").await;
     let g = app
-        .post("/api/v1/grants", json!({"fund_id": fund, "project_id": project, "recipient_institution_id": recipient,
-            "title": {"en": "Solar lights"}, "amount": cny(award)}))
+        .post(
+            "/api/v1/grants",
+            json!({"fund_id": fund, "project_id": project, "recipient_institution_id": recipient,
+            "title": {"en": "Solar lights"}, "amount": cny(award)}),
+        )
         .await;
     assert_eq!(g.status, StatusCode::CREATED, "{}", g.body);
-    Setup { fund, project, recipient, grant: g.id() }
+    Setup {
+        fund,
+        project,
+        recipient,
+        grant: g.id(),
+    }
 }
 
 async fn approve(app: &TestApp, grant: &str) -> common::Resp {
-    let s = app.post(&format!("/api/v1/grants/{grant}/transitions"), json!({"to": "submitted"})).await;
+    let s = app
+        .post(
+            &format!("/api/v1/grants/{grant}/transitions"),
+            json!({"to": "submitted"}),
+        )
+        .await;
     assert_eq!(s.status, StatusCode::OK, "{}", s.body);
-    app.post(&format!("/api/v1/grants/{grant}/transitions"), json!({"to": "approved"})).await
+    app.post(
+        &format!("/api/v1/grants/{grant}/transitions"),
+        json!({"to": "approved"}),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -54,7 +74,12 @@ async fn ten_disbursements_of_ten_fen_make_one_yuan() {
         let s = setup(&app, "100.00", "5.00").await;
         assert_eq!(approve(&app, &s.grant).await.status, StatusCode::OK);
         for _ in 0..10 {
-            let d = app.post(&format!("/api/v1/grants/{}/disbursements", s.grant), json!({"amount": cny("0.10"), "paid_on": "2025-01-02"})).await;
+            let d = app
+                .post(
+                    &format!("/api/v1/grants/{}/disbursements", s.grant),
+                    json!({"amount": cny("0.10"), "paid_on": "2025-01-02"}),
+                )
+                .await;
             assert_eq!(d.status, StatusCode::CREATED, "{}", d.body);
         }
         let g = app.get(&format!("/api/v1/grants/{}", s.grant)).await;

@@ -26,10 +26,7 @@ async fn a_created_token_carries_its_secret_once_and_works() {
         let r = create_token(&app, json!({"name": "dashboard", "role": "viewer"})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let id = r.id();
-        assert_eq!(
-            r.header("location"),
-            Some(format!("/api/v1/tokens/{id}").as_str())
-        );
+        assert_eq!(r.header("location"), Some(format!("/api/v1/tokens/{id}").as_str()));
         assert_eq!(r.body["role"], "viewer");
         assert_eq!(r.body["institution_id"], Value::Null);
         let secret = r.body["secret"].as_str().unwrap().to_owned();
@@ -55,12 +52,7 @@ async fn lists_never_show_a_secret_or_its_hash() {
         assert!(!text.contains(&secret));
         assert!(!text.contains(&climate_tracker::http::auth::hash_secret(&secret)));
         for item in r.body["items"].as_array().unwrap() {
-            let mut keys: Vec<&str> = item
-                .as_object()
-                .unwrap()
-                .keys()
-                .map(String::as_str)
-                .collect();
+            let mut keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
             keys.sort();
             assert_eq!(
                 keys,
@@ -86,20 +78,12 @@ async fn a_partner_token_needs_an_institution() {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.fields(), ["institution_id"]);
 
-        let r = create_token(
-            &app,
-            json!({"name": "usp", "role": "partner", "institution_id": null}),
-        )
-        .await;
+        let r = create_token(&app, json!({"name": "usp", "role": "partner", "institution_id": null})).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.fields(), ["institution_id"]);
 
         let usp = app.institution("usp", "FJ").await;
-        let r = create_token(
-            &app,
-            json!({"name": "usp", "role": "partner", "institution_id": usp}),
-        )
-        .await;
+        let r = create_token(&app, json!({"name": "usp", "role": "partner", "institution_id": usp})).await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         assert_eq!(r.body["institution_id"], usp.as_str());
     })
@@ -111,11 +95,7 @@ async fn only_a_partner_token_is_bound_to_an_institution() {
     each_backend(|app| async move {
         let usp = app.institution("usp", "FJ").await;
         for role in ["admin", "viewer"] {
-            let r = create_token(
-                &app,
-                json!({"name": "x", "role": role, "institution_id": usp}),
-            )
-            .await;
+            let r = create_token(&app, json!({"name": "x", "role": role, "institution_id": usp})).await;
             assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{role}");
             assert_eq!(r.fields(), ["institution_id"]);
         }
@@ -149,11 +129,7 @@ async fn an_unknown_institution_is_a_validation_error() {
 #[tokio::test]
 async fn every_bad_field_of_a_token_is_listed() {
     each_backend(|app| async move {
-        let r = create_token(
-            &app,
-            json!({"name": " ", "role": "superuser", "secret": "mine"}),
-        )
-        .await;
+        let r = create_token(&app, json!({"name": " ", "role": "superuser", "secret": "mine"})).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         let mut fields = r.fields();
         fields.sort();
@@ -167,10 +143,7 @@ async fn a_revoked_token_gets_401_and_stays_listed() {
     each_backend(|app| async move {
         let r = create_token(&app, json!({"name": "old", "role": "viewer"})).await;
         let (id, secret) = (r.id(), r.body["secret"].as_str().unwrap().to_owned());
-        assert_eq!(
-            app.get_as(&secret, "/api/v1/institutions").await.status,
-            StatusCode::OK
-        );
+        assert_eq!(app.get_as(&secret, "/api/v1/institutions").await.status, StatusCode::OK);
 
         let d = app.delete(&format!("/api/v1/tokens/{id}")).await;
         assert_eq!(d.status, StatusCode::NO_CONTENT);
@@ -185,10 +158,7 @@ async fn a_revoked_token_gets_401_and_stays_listed() {
             .find(|t| t["id"] == id.as_str())
             .expect("still listed");
         assert!(listed["revoked_at"].is_string());
-        assert!(
-            listed["last_used_at"].is_string(),
-            "it was used before: {listed}"
-        );
+        assert!(listed["last_used_at"].is_string(), "it was used before: {listed}");
     })
     .await;
 }
@@ -196,9 +166,7 @@ async fn a_revoked_token_gets_401_and_stays_listed() {
 #[tokio::test]
 async fn revoking_twice_is_harmless_and_audited_once() {
     each_backend(|app| async move {
-        let id = create_token(&app, json!({"name": "old", "role": "viewer"}))
-            .await
-            .id();
+        let id = create_token(&app, json!({"name": "old", "role": "viewer"})).await.id();
         let first = app.delete(&format!("/api/v1/tokens/{id}")).await;
         let revoked_at = all_tokens(&app)
             .await
@@ -233,9 +201,7 @@ async fn revoking_twice_is_harmless_and_audited_once() {
 #[tokio::test]
 async fn revoking_an_unknown_token_is_404() {
     each_backend(|app| async move {
-        let r = app
-            .delete(&format!("/api/v1/tokens/{}", uuid::Uuid::now_v7()))
-            .await;
+        let r = app.delete(&format!("/api/v1/tokens/{}", uuid::Uuid::now_v7())).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
         assert_eq!(r.code(), "not_found");
         assert_eq!(
@@ -263,14 +229,8 @@ async fn a_token_may_revoke_itself_but_not_the_last_admin() {
         let second = app.token("admin", None).await;
         let r = app.delete(&format!("/api/v1/tokens/{me}")).await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
-        assert_eq!(
-            app.get("/api/v1/tokens").await.status,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            app.get_as(&second, "/api/v1/tokens").await.status,
-            StatusCode::OK
-        );
+        assert_eq!(app.get("/api/v1/tokens").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.get_as(&second, "/api/v1/tokens").await.status, StatusCode::OK);
     })
     .await;
 }
@@ -282,10 +242,7 @@ async fn two_admins_revoking_each_other_at_once_leave_one() {
         let r = create_token(&app, json!({"name": "second admin", "role": "admin"})).await;
         let (second, second_secret) = (r.id(), r.body["secret"].as_str().unwrap().to_owned());
         let admin = app.admin.clone();
-        let (revoke_second, revoke_first) = (
-            format!("/api/v1/tokens/{second}"),
-            format!("/api/v1/tokens/{first}"),
-        );
+        let (revoke_second, revoke_first) = (format!("/api/v1/tokens/{second}"), format!("/api/v1/tokens/{first}"));
         let (a, b) = tokio::join!(
             app.delete_as(&admin, &revoke_second),
             app.delete_as(&second_secret, &revoke_first)
@@ -294,13 +251,7 @@ async fn two_admins_revoking_each_other_at_once_leave_one() {
         statuses.sort();
         // The loser either saw the last-admin rule (409) or, if the winner
         // committed before it authenticated, was already revoked (401).
-        assert_eq!(
-            statuses[0],
-            StatusCode::NO_CONTENT,
-            "{} / {}",
-            a.body,
-            b.body
-        );
+        assert_eq!(statuses[0], StatusCode::NO_CONTENT, "{} / {}", a.body, b.body);
         assert!(
             matches!(statuses[1], StatusCode::CONFLICT | StatusCode::UNAUTHORIZED),
             "{} / {}",
@@ -335,29 +286,17 @@ async fn viewers_and_partners_get_403_on_every_token_route() {
             let list = app.get_as(who, "/api/v1/tokens").await;
             let one = app.get_as(who, &format!("/api/v1/tokens/{some_id}")).await;
             let create = app
-                .post_as(
-                    who,
-                    "/api/v1/tokens",
-                    json!({"name": "mine", "role": "admin"}),
-                )
+                .post_as(who, "/api/v1/tokens", json!({"name": "mine", "role": "admin"}))
                 .await;
             // 403 before the body is even read.
-            let bad = app
-                .post_as(who, "/api/v1/tokens", json!({"nonsense": true}))
-                .await;
-            let revoke = app
-                .delete_as(who, &format!("/api/v1/tokens/{some_id}"))
-                .await;
+            let bad = app.post_as(who, "/api/v1/tokens", json!({"nonsense": true})).await;
+            let revoke = app.delete_as(who, &format!("/api/v1/tokens/{some_id}")).await;
             for r in [list, one, create, bad, revoke] {
                 assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
                 assert_eq!(r.code(), "forbidden");
             }
         }
-        assert_eq!(
-            tokens_where_live_admin(&app).await,
-            1,
-            "no admin token was made"
-        );
+        assert_eq!(tokens_where_live_admin(&app).await, 1, "no admin token was made");
     })
     .await;
 }
@@ -370,16 +309,11 @@ async fn token_changes_are_audited_without_secrets() {
         app.delete(&format!("/api/v1/tokens/{id}")).await;
 
         let events = app
-            .get(&format!(
-                "/api/v1/audit-events?entity_type=token&entity_id={id}"
-            ))
+            .get(&format!("/api/v1/audit-events?entity_type=token&entity_id={id}"))
             .await;
         assert_eq!(events.status, StatusCode::OK);
         let items = events.body["items"].as_array().unwrap();
-        let actions: Vec<&str> = items
-            .iter()
-            .map(|e| e["action"].as_str().unwrap())
-            .collect();
+        let actions: Vec<&str> = items.iter().map(|e| e["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["create", "revoke"]);
         assert!(items[1]["before"]["revoked_at"].is_null());
         assert!(items[1]["after"]["revoked_at"].is_string());
@@ -407,13 +341,7 @@ async fn an_idempotent_replay_does_not_repeat_or_store_the_secret() {
             )
             .await;
         let again = app
-            .request(
-                Method::POST,
-                "/api/v1/tokens",
-                Some(&admin),
-                Some(body),
-                &headers,
-            )
+            .request(Method::POST, "/api/v1/tokens", Some(&admin), Some(body), &headers)
             .await;
         assert_eq!(first.status, StatusCode::CREATED);
         assert_eq!(again.status, StatusCode::CREATED);
@@ -421,11 +349,7 @@ async fn an_idempotent_replay_does_not_repeat_or_store_the_secret() {
         assert_eq!(again.id(), first.id());
         let secret = first.body["secret"].as_str().unwrap();
         assert_eq!(again.body["secret"], Value::Null);
-        assert_eq!(
-            all_tokens(&app).await.len(),
-            2,
-            "the test admin and one new token"
-        );
+        assert_eq!(all_tokens(&app).await.len(), 2, "the test admin and one new token");
 
         let stored = idempotency_key::Entity::find().all(&app.db).await.unwrap();
         assert_eq!(stored.len(), 1);

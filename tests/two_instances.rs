@@ -32,7 +32,10 @@ fn start(database_url: &str, admin: &str) -> Instance {
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let base = loop {
-        let line = lines.next().expect("the server exits before listening").expect("stderr line");
+        let line = lines
+            .next()
+            .expect("the server exits before listening")
+            .expect("stderr line");
         if let Some(rest) = line.split("listening on ").nth(1) {
             break rest.split_whitespace().next().expect("address").to_owned();
         }
@@ -43,17 +46,28 @@ fn start(database_url: &str, admin: &str) -> Instance {
 }
 
 async fn call(client: &reqwest::Client, base: &str, admin: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = client.post(format!("{base}{path}")).bearer_auth(admin).json(&body).send().await.expect("http");
+    let r = client
+        .post(format!("{base}{path}"))
+        .bearer_auth(admin)
+        .json(&body)
+        .send()
+        .await
+        .expect("http");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_database_pay_exactly_what_fits() {
-    let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else { return };
+    let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
+        return;
+    };
     let name = format!("ct_two_{}", uuid::Uuid::new_v4().simple());
     let server = climate_tracker::db::connect(&admin_url).await.expect("postgres");
-    server.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create db");
+    server
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create db");
     let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("db path").0);
     let admin = "two-instance-admin-secret";
 
@@ -61,22 +75,71 @@ async fn two_instances_on_one_database_pay_exactly_what_fits() {
     let b = start(&url, admin);
     let client = reqwest::Client::new();
     let cny = |a: &str| json!({"amount": a, "currency": "CNY"});
-    let (_, sponsor) = call(&client, &a.base, admin, "/api/v1/institutions", json!({"name": {"en": "Sponsor"}, "kind": "foundation", "country": "CN"})).await;
-    let (_, recipient) = call(&client, &b.base, admin, "/api/v1/institutions", json!({"name": {"en": "Recipient"}, "kind": "ngo", "country": "TO"})).await;
+    let (_, sponsor) = call(
+        &client,
+        &a.base,
+        admin,
+        "/api/v1/institutions",
+        json!({"name": {"en": "Sponsor"}, "kind": "foundation", "country": "CN"}),
+    )
+    .await;
+    let (_, recipient) = call(
+        &client,
+        &b.base,
+        admin,
+        "/api/v1/institutions",
+        json!({"name": {"en": "Recipient"}, "kind": "ngo", "country": "TO"}),
+    )
+    .await;
     let (sponsor, recipient) = (sponsor["id"].as_str().unwrap(), recipient["id"].as_str().unwrap());
-    let (_, fund) = call(&client, &a.base, admin, "/api/v1/funds", json!({"code": "two-fund", "name": {"en": "F"}, "currency": "CNY",
-        "sponsor_institution_id": sponsor, "established_on": "2024-10-19", "focus_areas": []})).await;
+    let (_, fund) = call(
+        &client,
+        &a.base,
+        admin,
+        "/api/v1/funds",
+        json!({"code": "two-fund", "name": {"en": "F"}, "currency": "CNY",
+        "sponsor_institution_id": sponsor, "established_on": "2024-10-19", "focus_areas": []}),
+    )
+    .await;
     let fund = fund["id"].as_str().unwrap().to_owned();
-    call(&client, &b.base, admin, &format!("/api/v1/funds/{fund}/contributions"), json!({"contributor_institution_id": sponsor, "amount": cny("1000.00"), "received_on": "2024-11-01"})).await;
+    call(
+        &client,
+        &b.base,
+        admin,
+        &format!("/api/v1/funds/{fund}/contributions"),
+        json!({"contributor_institution_id": sponsor, "amount": cny("1000.00"), "received_on": "2024-11-01"}),
+    )
+    .await;
     let (_, project) = call(&client, &a.base, admin, "/api/v1/projects", json!({"code": "two-project", "title": {"en": "P"}, "sector": "clean_energy",
         "countries": ["TO"], "rio_markers": {"mitigation": 2, "adaptation": 0}, "planned_start": "2025-01-01", "planned_end": "2025-12-31"})).await;
     let project = project["id"].as_str().unwrap().to_owned();
-    call(&client, &b.base, admin, &format!("/api/v1/projects/{project}/participants"), json!({"institution_id": recipient, "role": "lead"})).await;
-    let (_, grant) = call(&client, &a.base, admin, "/api/v1/grants", json!({"fund_id": fund, "project_id": project,
-        "recipient_institution_id": recipient, "title": {"en": "G"}, "amount": cny("150.00")})).await;
+    call(
+        &client,
+        &b.base,
+        admin,
+        &format!("/api/v1/projects/{project}/participants"),
+        json!({"institution_id": recipient, "role": "lead"}),
+    )
+    .await;
+    let (_, grant) = call(
+        &client,
+        &a.base,
+        admin,
+        "/api/v1/grants",
+        json!({"fund_id": fund, "project_id": project,
+        "recipient_institution_id": recipient, "title": {"en": "G"}, "amount": cny("150.00")}),
+    )
+    .await;
     let grant = grant["id"].as_str().unwrap().to_owned();
     for to in ["submitted", "approved"] {
-        let (s, body) = call(&client, &b.base, admin, &format!("/api/v1/grants/{grant}/transitions"), json!({"to": to})).await;
+        let (s, body) = call(
+            &client,
+            &b.base,
+            admin,
+            &format!("/api/v1/grants/{grant}/transitions"),
+            json!({"to": to}),
+        )
+        .await;
         assert_eq!(s, 200, "{body}");
     }
 
@@ -86,7 +149,14 @@ async fn two_instances_on_one_database_pay_exactly_what_fits() {
             let base = if i % 2 == 0 { a.base.clone() } else { b.base.clone() };
             let (client, grant) = (client.clone(), grant.clone());
             tokio::spawn(async move {
-                call(&client, &base, admin, &format!("/api/v1/grants/{grant}/disbursements"), json!({"amount": {"amount": "10.00", "currency": "CNY"}, "paid_on": "2025-03-01"})).await
+                call(
+                    &client,
+                    &base,
+                    admin,
+                    &format!("/api/v1/grants/{grant}/disbursements"),
+                    json!({"amount": {"amount": "10.00", "currency": "CNY"}, "paid_on": "2025-03-01"}),
+                )
+                .await
             })
         })
         .collect();
@@ -98,10 +168,20 @@ async fn two_instances_on_one_database_pay_exactly_what_fits() {
     let refused = statuses.iter().filter(|s| **s == 409).count();
     assert_eq!((paid, refused), (15, 25), "{statuses:?}");
 
-    let summary: Value = client.get(format!("{}/api/v1/funds/{fund}/summary", a.base)).bearer_auth(admin).send().await.unwrap().json().await.unwrap();
+    let summary: Value = client
+        .get(format!("{}/api/v1/funds/{fund}/summary", a.base))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(summary["disbursed"], cny("150.00"));
     assert_eq!(summary["available"], cny("850.00"));
 
     drop((a, b));
-    let _ = server.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    let _ = server
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await;
 }

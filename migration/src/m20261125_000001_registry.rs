@@ -64,7 +64,8 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("institutions", "institutions_country", &["country", "id"])).await?;
+        m.create_index(index("institutions", "institutions_country", &["country", "id"]))
+            .await?;
 
         m.create_table(
             Table::create()
@@ -110,13 +111,18 @@ impl MigrationTrait for Migration {
         .await?;
         // One active membership per institution and alliance; ended ones are history.
         m.create_index(
-            index("memberships", "memberships_one_active", &["alliance_id", "institution_id"])
-                .unique()
-                .and_where(Expr::col("left_on").is_null())
-                .take(),
+            index(
+                "memberships",
+                "memberships_one_active",
+                &["alliance_id", "institution_id"],
+            )
+            .unique()
+            .and_where(Expr::col("left_on").is_null())
+            .take(),
         )
         .await?;
-        m.create_index(index("memberships", "memberships_institution", &["institution_id"])).await?;
+        m.create_index(index("memberships", "memberships_institution", &["institution_id"]))
+            .await?;
 
         m.create_table(
             resource("funds")
@@ -152,9 +158,12 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("projects", "projects_status", &["status", "id"])).await?;
-        m.create_index(index("projects", "projects_alliance", &["alliance_id", "id"])).await?;
-        m.create_index(index("projects", "projects_sector", &["sector", "id"])).await?;
+        m.create_index(index("projects", "projects_status", &["status", "id"]))
+            .await?;
+        m.create_index(index("projects", "projects_alliance", &["alliance_id", "id"]))
+            .await?;
+        m.create_index(index("projects", "projects_sector", &["sector", "id"]))
+            .await?;
 
         // Countries of a project, one row each, so `country=` filters use an index.
         m.create_table(
@@ -167,8 +176,12 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("project_countries", "project_countries_country", &["country", "project_id"]))
-            .await?;
+        m.create_index(index(
+            "project_countries",
+            "project_countries_country",
+            &["country", "project_id"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -183,8 +196,12 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("participants", "participants_institution", &["institution_id", "project_id"]))
-            .await?;
+        m.create_index(index(
+            "participants",
+            "participants_institution",
+            &["institution_id", "project_id"],
+        ))
+        .await?;
 
         m.create_table(
             resource("milestones")
@@ -199,8 +216,10 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("milestones", "milestones_project", &["project_id", "due_on"])).await?;
-        m.create_index(index("milestones", "milestones_status_due", &["status", "due_on"])).await?;
+        m.create_index(index("milestones", "milestones_project", &["project_id", "due_on"]))
+            .await?;
+        m.create_index(index("milestones", "milestones_status_due", &["status", "due_on"]))
+            .await?;
 
         m.create_table(
             Table::create()
@@ -217,8 +236,12 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("progress_reports", "progress_reports_milestone", &["milestone_id", "id"]))
-            .await?;
+        m.create_index(index(
+            "progress_reports",
+            "progress_reports_milestone",
+            &["milestone_id", "id"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -235,9 +258,14 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("audit_events", "audit_events_entity", &["entity_type", "entity_id", "id"]))
+        m.create_index(index(
+            "audit_events",
+            "audit_events_entity",
+            &["entity_type", "entity_id", "id"],
+        ))
+        .await?;
+        m.create_index(index("audit_events", "audit_events_actor", &["token_id", "id"]))
             .await?;
-        m.create_index(index("audit_events", "audit_events_actor", &["token_id", "id"])).await?;
 
         // Idempotency keys live in the database so every instance sees them.
         m.create_table(

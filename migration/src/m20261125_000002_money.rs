@@ -11,7 +11,11 @@ use sea_orm_migration::{prelude::*, schema::*};
 pub struct Migration;
 
 fn fk(from: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create().from(from, col).to(to, "id").on_delete(ForeignKeyAction::Restrict).take()
+    ForeignKey::create()
+        .from(from, col)
+        .to(to, "id")
+        .on_delete(ForeignKeyAction::Restrict)
+        .take()
 }
 
 fn index(table: &'static str, name: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
@@ -56,7 +60,8 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("contributions", "contributions_fund", &["fund_id", "id"])).await?;
+        m.create_index(index("contributions", "contributions_fund", &["fund_id", "id"]))
+            .await?;
 
         m.create_table(
             Table::create()
@@ -86,10 +91,14 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("grants", "grants_fund", &["fund_id", "id"])).await?;
-        m.create_index(index("grants", "grants_project", &["project_id", "id"])).await?;
-        m.create_index(index("grants", "grants_recipient", &["recipient_institution_id", "id"])).await?;
-        m.create_index(index("grants", "grants_status", &["status", "id"])).await?;
+        m.create_index(index("grants", "grants_fund", &["fund_id", "id"]))
+            .await?;
+        m.create_index(index("grants", "grants_project", &["project_id", "id"]))
+            .await?;
+        m.create_index(index("grants", "grants_recipient", &["recipient_institution_id", "id"]))
+            .await?;
+        m.create_index(index("grants", "grants_status", &["status", "id"]))
+            .await?;
 
         m.create_table(
             Table::create()
@@ -107,7 +116,8 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("tranches", "tranches_grant", &["grant_id", "id"])).await?;
+        m.create_index(index("tranches", "tranches_grant", &["grant_id", "id"]))
+            .await?;
 
         m.create_table(
             Table::create()
@@ -134,9 +144,16 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("disbursements", "disbursements_grant", &["grant_id", "id"])).await?;
-        m.create_index(index("disbursements", "disbursements_tranche", &["tranche_id"])).await?;
-        m.create_index(index("disbursements", "disbursements_fund_paid", &["fund_id", "paid_on"])).await?;
+        m.create_index(index("disbursements", "disbursements_grant", &["grant_id", "id"]))
+            .await?;
+        m.create_index(index("disbursements", "disbursements_tranche", &["tranche_id"]))
+            .await?;
+        m.create_index(index(
+            "disbursements",
+            "disbursements_fund_paid",
+            &["fund_id", "paid_on"],
+        ))
+        .await?;
 
         m.create_table(
             Table::create()
@@ -160,13 +177,24 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(index("ledger_entries", "ledger_entries_fund_seq", &["fund_id", "seq"]).unique().take())
-            .await?;
+        m.create_index(
+            index("ledger_entries", "ledger_entries_fund_seq", &["fund_id", "seq"])
+                .unique()
+                .take(),
+        )
+        .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["ledger_entries", "disbursements", "tranches", "grants", "contributions", "fund_balances"] {
+        for t in [
+            "ledger_entries",
+            "disbursements",
+            "tranches",
+            "grants",
+            "contributions",
+            "fund_balances",
+        ] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
         }
         Ok(())

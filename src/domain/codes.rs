@@ -64,7 +64,9 @@ impl std::str::FromStr for CountryCode {
             let b = s.as_bytes();
             Ok(CountryCode([b[0], b[1]]))
         } else {
-            Err(format!("'{s}' is not an ISO 3166-1 alpha-2 country code (upper case, e.g. TO)"))
+            Err(format!(
+                "'{s}' is not an ISO 3166-1 alpha-2 country code (upper case, e.g. TO)"
+            ))
         }
     }
 }

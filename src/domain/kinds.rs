@@ -68,7 +68,11 @@ impl RioScore {
 impl TryFrom<u8> for RioScore {
     type Error = String;
     fn try_from(v: u8) -> Result<Self, String> {
-        if v <= 2 { Ok(RioScore(v)) } else { Err("must be 0, 1 or 2".into()) }
+        if v <= 2 {
+            Ok(RioScore(v))
+        } else {
+            Err("must be 0, 1 or 2".into())
+        }
     }
 }
 

@@ -97,7 +97,10 @@ impl Balances {
             Movement::Contribution(a) => b.contributed = add(b.contributed, a)?,
             Movement::Commitment(a) => {
                 if self.available() < a {
-                    return Err(Refusal::InsufficientFunds { available: self.available(), needed: a });
+                    return Err(Refusal::InsufficientFunds {
+                        available: self.available(),
+                        needed: a,
+                    });
                 }
                 b.committed = add(b.committed, a)?;
             }
@@ -122,7 +125,11 @@ impl Balances {
 pub fn check_payable(limit: i64, already: i64, requested: i64) -> Result<(), Refusal> {
     match already.checked_add(requested) {
         Some(total) if total <= limit => Ok(()),
-        _ => Err(Refusal::OverDisbursement { limit, already, requested }),
+        _ => Err(Refusal::OverDisbursement {
+            limit,
+            already,
+            requested,
+        }),
     }
 }
 
@@ -135,7 +142,10 @@ mod tests {
         let b = Balances::default().apply(Movement::Contribution(100)).unwrap();
         assert_eq!(
             b.apply(Movement::Commitment(101)),
-            Err(Refusal::InsufficientFunds { available: 100, needed: 101 })
+            Err(Refusal::InsufficientFunds {
+                available: 100,
+                needed: 101
+            })
         );
         let b = b.apply(Movement::Commitment(100)).unwrap();
         assert_eq!(b.available(), 0);
@@ -149,11 +159,21 @@ mod tests {
             .and_then(|b| b.apply(Movement::Disbursement(25)))
             .unwrap();
         assert_eq!((b.cash(), b.committed, b.available()), (75, 35, 40));
-        let back = b.apply(Movement::Reversal { amount: 25, recommit: true }).unwrap();
+        let back = b
+            .apply(Movement::Reversal {
+                amount: 25,
+                recommit: true,
+            })
+            .unwrap();
         assert_eq!((back.cash(), back.committed, back.available()), (100, 60, 40));
         let freed = b.apply(Movement::CommitmentRelease(35)).unwrap();
         assert_eq!(freed.available(), 75);
-        let late = freed.apply(Movement::Reversal { amount: 25, recommit: false }).unwrap();
+        let late = freed
+            .apply(Movement::Reversal {
+                amount: 25,
+                recommit: false,
+            })
+            .unwrap();
         assert_eq!(late.available(), 100);
     }
 

@@ -33,7 +33,9 @@ impl std::str::FromStr for Currency {
     fn from_str(s: &str) -> Result<Self, String> {
         match iso_currency::Currency::from_code(s) {
             Some(c) if c.exponent().is_some() => Ok(Currency(c)),
-            _ => Err(format!("'{s}' is not an ISO 4217 currency code with a minor unit (e.g. CNY)")),
+            _ => Err(format!(
+                "'{s}' is not an ISO 4217 currency code with a minor unit (e.g. CNY)"
+            )),
         }
     }
 }
@@ -85,7 +87,10 @@ impl Money {
 
     /// Rebuilds stored money: minor units and the stored currency code.
     pub fn from_stored(minor: i64, currency: &str) -> Result<Money, String> {
-        Ok(Money { minor, currency: currency.parse()? })
+        Ok(Money {
+            minor,
+            currency: currency.parse()?,
+        })
     }
 
     pub fn zero(currency: Currency) -> Money {
@@ -111,9 +116,7 @@ impl Money {
                 frac.len()
             ));
         }
-        let value: Decimal = amount
-            .parse()
-            .map_err(|_| format!("'{amount}' is out of range"))?;
+        let value: Decimal = amount.parse().map_err(|_| format!("'{amount}' is out of range"))?;
         if value.abs() > Decimal::from(MAX_AMOUNT) {
             return Err("the amount may not exceed 10^15".into());
         }
@@ -141,7 +144,10 @@ impl Money {
     }
 
     pub fn negated(self) -> Money {
-        Money { minor: -self.minor, currency: self.currency }
+        Money {
+            minor: -self.minor,
+            currency: self.currency,
+        }
     }
 }
 
@@ -161,7 +167,10 @@ impl TryFrom<MoneyJson> for Money {
 
 impl From<Money> for MoneyJson {
     fn from(m: Money) -> Self {
-        MoneyJson { amount: m.amount().to_string(), currency: m.currency.code().to_owned() }
+        MoneyJson {
+            amount: m.amount().to_string(),
+            currency: m.currency.code().to_owned(),
+        }
     }
 }
 
@@ -179,7 +188,11 @@ impl PositiveMoney {
 impl TryFrom<Money> for PositiveMoney {
     type Error = String;
     fn try_from(m: Money) -> Result<Self, String> {
-        if m.is_positive() { Ok(PositiveMoney(m)) } else { Err("the amount must be positive".into()) }
+        if m.is_positive() {
+            Ok(PositiveMoney(m))
+        } else {
+            Err("the amount must be positive".into())
+        }
     }
 }
 

@@ -26,9 +26,7 @@ impl ProjectStatus {
         use ProjectStatus::*;
         matches!(
             (self, to),
-            (Planned, Active | Cancelled)
-                | (Active, OnHold | Completed | Cancelled)
-                | (OnHold, Active | Cancelled)
+            (Planned, Active | Cancelled) | (Active, OnHold | Completed | Cancelled) | (OnHold, Active | Cancelled)
         )
     }
 }
@@ -77,7 +75,10 @@ impl GrantStatus {
 
     /// Counts as awarded in status summaries, breakdowns and exports.
     pub fn is_awarded(self) -> bool {
-        matches!(self, GrantStatus::Approved | GrantStatus::Active | GrantStatus::Completed)
+        matches!(
+            self,
+            GrantStatus::Approved | GrantStatus::Active | GrantStatus::Completed
+        )
     }
 }
 
@@ -109,13 +110,23 @@ mod tests {
     fn grant_moves_follow_the_spec() {
         use GrantStatus::*;
         let allowed = [
-            (Draft, Submitted), (Draft, Withdrawn), (Submitted, Approved), (Submitted, Rejected),
-            (Submitted, Withdrawn), (Approved, Active), (Approved, Cancelled), (Active, Completed),
+            (Draft, Submitted),
+            (Draft, Withdrawn),
+            (Submitted, Approved),
+            (Submitted, Rejected),
+            (Submitted, Withdrawn),
+            (Approved, Active),
+            (Approved, Cancelled),
+            (Active, Completed),
             (Active, Cancelled),
         ];
         for from in GrantStatus::VARIANTS {
             for to in GrantStatus::VARIANTS {
-                assert_eq!(from.can_move_to(*to), allowed.contains(&(*from, *to)), "{from:?}->{to:?}");
+                assert_eq!(
+                    from.can_move_to(*to),
+                    allowed.contains(&(*from, *to)),
+                    "{from:?}->{to:?}"
+                );
             }
         }
     }

@@ -74,7 +74,9 @@ impl<const MAX: usize> From<LocalizedText<MAX>> for BTreeMap<String, String> {
 }
 
 impl<const MAX: usize> utoipa::__dev::ComposeSchema for LocalizedText<MAX> {
-    fn compose(_: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    fn compose(
+        _: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
         ObjectBuilder::new()
             .description(Some(format!(
@@ -82,7 +84,10 @@ impl<const MAX: usize> utoipa::__dev::ComposeSchema for LocalizedText<MAX> {
             )))
             .additional_properties(Some(AdditionalProperties::FreeForm(false)))
             .additional_properties(Some(
-                ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(MAX)),
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(MAX)),
             ))
             .property_names(Some(
                 ObjectBuilder::new()
@@ -97,7 +102,11 @@ impl<const MAX: usize> utoipa::__dev::ComposeSchema for LocalizedText<MAX> {
 
 impl<const MAX: usize> utoipa::ToSchema for LocalizedText<MAX> {
     fn name() -> std::borrow::Cow<'static, str> {
-        if MAX > 500 { "LongText".into() } else { "ShortText".into() }
+        if MAX > 500 {
+            "LongText".into()
+        } else {
+            "ShortText".into()
+        }
     }
 }
 
@@ -162,7 +171,9 @@ impl<const MAX: usize> From<Plain<MAX>> for String {
 }
 
 impl<const MAX: usize> utoipa::__dev::ComposeSchema for Plain<MAX> {
-    fn compose(_: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    fn compose(
+        _: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .min_length(Some(1))

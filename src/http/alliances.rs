@@ -19,8 +19,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -64,10 +64,7 @@ impl From<FocusArea> for String {
 }
 
 /// Checks the count of focus areas and returns them as stored: distinct, in the order given.
-pub(super) fn focus_areas(
-    v: &mut Validator,
-    areas: Option<Vec<FocusArea>>,
-) -> Option<serde_json::Value> {
+pub(super) fn focus_areas(v: &mut Validator, areas: Option<Vec<FocusArea>>) -> Option<serde_json::Value> {
     let areas = areas?;
     v.check(
         areas.len() <= MAX_FOCUS_AREAS,
@@ -284,12 +281,7 @@ async fn list(
         .limit(page.fetch())
         .all(&state.db)
         .await?;
-    Ok(axum::Json(Page::from_rows(
-        rows,
-        page,
-        |r| r.id,
-        Alliance::from,
-    )))
+    Ok(axum::Json(Page::from_rows(rows, page, |r| r.id, Alliance::from)))
 }
 
 #[utoipa::path(post, path = "/alliances", tag = "alliances", request_body = NewAlliance,
@@ -307,18 +299,12 @@ async fn create(
     let name = v.required("name", body.name);
     let description = v.optional("description", body.description);
     let founded_on = v.required("founded_on", body.founded_on);
-    let secretariat = v.optional(
-        "secretariat_institution_id",
-        body.secretariat_institution_id,
-    );
+    let secretariat = v.optional("secretariat_institution_id", body.secretariat_institution_id);
     let focus = v.change("focus_areas", body.focus_areas);
     let focus = focus_areas(&mut v, focus).unwrap_or_else(|| serde_json::json!([]));
     check_institution(&state.db, &mut v, "secretariat_institution_id", secretariat).await?;
     let (Some(code), Some(name), Some(founded_on)) = (code, name, founded_on) else {
-        return Err(v
-            .finish()
-            .err()
-            .unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
     };
     v.finish()?;
 
@@ -342,20 +328,13 @@ async fn create(
     .map_err(missing_reference("secretariat_institution_id"))?;
     let view = Alliance::from(row);
     let change = Change::created("alliance", view.id, &view);
-    w.commit(
-        change,
-        Reply::created(format!("/api/v1/alliances/{}", view.id), &view),
-    )
-    .await
+    w.commit(change, Reply::created(format!("/api/v1/alliances/{}", view.id), &view))
+        .await
 }
 
 #[utoipa::path(get, path = "/alliances/{id}", tag = "alliances", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The alliance", body = Alliance, headers(("ETag" = String)))))]
-async fn get(
-    State(state): State<AppState>,
-    _caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Reply> {
+async fn get(State(state): State<AppState>, _caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Reply> {
     let row = alliance::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -382,19 +361,10 @@ async fn patch(
     let name = v.change("name", body.name);
     let description = v.change_nullable("description", body.description);
     let founded_on = v.change("founded_on", body.founded_on);
-    let secretariat = v.change_nullable(
-        "secretariat_institution_id",
-        body.secretariat_institution_id,
-    );
+    let secretariat = v.change_nullable("secretariat_institution_id", body.secretariat_institution_id);
     let focus = v.change("focus_areas", body.focus_areas);
     let focus = focus_areas(&mut v, focus);
-    check_institution(
-        &state.db,
-        &mut v,
-        "secretariat_institution_id",
-        secretariat.flatten(),
-    )
-    .await?;
+    check_institution(&state.db, &mut v, "secretariat_institution_id", secretariat.flatten()).await?;
     v.finish()?;
 
     let w = Write::begin(&state.db, &caller).await?;
@@ -439,11 +409,7 @@ async fn patch(
 /// Loads an alliance, or 404. Inside a write it is locked, so that changes
 /// to one alliance's members queue behind each other (PostgreSQL; SQLite
 /// writes are serialized already).
-async fn alliance_for(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    lock: bool,
-) -> ApiResult<alliance::Model> {
+async fn alliance_for(db: &impl ConnectionTrait, id: Uuid, lock: bool) -> ApiResult<alliance::Model> {
     let mut select = alliance::Entity::find_by_id(id);
     if lock {
         select = select.lock_exclusive();
@@ -516,12 +482,7 @@ async fn list_members(
         .limit(page.fetch())
         .all(&state.db)
         .await?;
-    Ok(axum::Json(Page::from_rows(
-        rows,
-        page,
-        |r| r.id,
-        Membership::from,
-    )))
+    Ok(axum::Json(Page::from_rows(rows, page, |r| r.id, Membership::from)))
 }
 
 #[utoipa::path(post, path = "/alliances/{id}/members", tag = "alliances", request_body = NewMembership,
@@ -541,12 +502,8 @@ async fn add_member(
     let role = v.required("role", body.role);
     let joined_on = v.required("joined_on", body.joined_on);
     check_institution(&state.db, &mut v, "institution_id", institution_id).await?;
-    let (Some(institution_id), Some(role), Some(joined_on)) = (institution_id, role, joined_on)
-    else {
-        return Err(v
-            .finish()
-            .err()
-            .unwrap_or(ApiError::field("body", "is incomplete")));
+    let (Some(institution_id), Some(role), Some(joined_on)) = (institution_id, role, joined_on) else {
+        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
     };
     v.finish()?;
 
@@ -568,9 +525,7 @@ async fn add_member(
     .insert(w.db())
     .await
     .map_err(|e| match missing_reference("institution_id")(e) {
-        ApiError::Conflict {
-            code: "duplicate", ..
-        } => ApiError::conflict(
+        ApiError::Conflict { code: "duplicate", .. } => ApiError::conflict(
             "duplicate",
             "this institution is already an active member of the alliance",
         ),

@@ -99,10 +99,5 @@ async fn list(
         .limit(page.fetch())
         .all(&state.db)
         .await?;
-    Ok(axum::Json(Page::from_rows(
-        rows,
-        page,
-        |r| r.id,
-        AuditEvent::from,
-    )))
+    Ok(axum::Json(Page::from_rows(rows, page, |r| r.id, AuditEvent::from)))
 }

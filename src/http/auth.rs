@@ -4,8 +4,8 @@
 //! database does not leak usable tokens. A lookup is by hash, so timing
 //! reveals nothing about a secret.
 
-use super::error::{ApiError, ApiResult};
 use super::AppState;
+use super::error::{ApiError, ApiResult};
 use crate::domain::kinds::Role;
 use crate::entities::token;
 use axum::extract::{FromRequestParts, Request, State};
@@ -91,7 +91,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .one(&state.db)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    let role: Role = row.role.parse().map_err(|_| ApiError::Internal(format!("token {} has role {}", row.id, row.role)))?;
+    let role: Role = row
+        .role
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("token {} has role {}", row.id, row.role)))?;
     touch(&state, &row).await;
     req.extensions_mut().insert(Caller {
         token_id: row.id,
@@ -109,7 +112,11 @@ async fn touch(state: &AppState, row: &token::Model) {
     if row.last_used_at.is_some_and(|t| now - t < chrono::Duration::minutes(1)) {
         return;
     }
-    let update = token::ActiveModel { id: Set(row.id), last_used_at: Set(Some(now)), ..Default::default() };
+    let update = token::ActiveModel {
+        id: Set(row.id),
+        last_used_at: Set(Some(now)),
+        ..Default::default()
+    };
     if let Err(e) = update.update(&state.db).await {
         tracing::warn!(error = %e, "could not record token use");
     }

@@ -13,12 +13,16 @@ use super::status::{awarded_statuses, sum_minor};
 use crate::domain::ledger::Balances;
 use crate::domain::money::Money;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
-use crate::entities::{alliance, fund, fund_balance, grant, institution, milestone, participant, project, project_country};
+use crate::entities::{
+    alliance, fund, fund_balance, grant, institution, milestone, participant, project, project_country,
+};
 use crate::store::books::balances_of;
 use axum::extract::State;
 use chrono::{Days, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoColumnRef, Query as SqlQuery, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryResult, QuerySelect, Select};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryResult, QuerySelect, Select,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use strum::VariantArray;
@@ -68,7 +72,11 @@ pub struct AsOf {
 }
 
 /// Every status of a vocabulary with its count (0 when absent).
-fn counts_by<S: Copy + 'static>(variants: &'static [S], name: fn(S) -> &'static str, rows: &[(String, i64)]) -> BTreeMap<&'static str, u64> {
+fn counts_by<S: Copy + 'static>(
+    variants: &'static [S],
+    name: fn(S) -> &'static str,
+    rows: &[(String, i64)],
+) -> BTreeMap<&'static str, u64> {
     variants
         .iter()
         .map(|s| {
@@ -108,8 +116,12 @@ async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<
         .all(db)
         .await?;
     let funds = fund::Entity::find().all(db).await?;
-    let balances: HashMap<Uuid, Balances> =
-        fund_balance::Entity::find().all(db).await?.iter().map(|b| (b.fund_id, balances_of(b))).collect();
+    let balances: HashMap<Uuid, Balances> = fund_balance::Entity::find()
+        .all(db)
+        .await?
+        .iter()
+        .map(|b| (b.fund_id, balances_of(b)))
+        .collect();
 
     let mut all_grants: BTreeMap<String, i64> = BTreeMap::new();
     for (_, status, n) in &grants {
@@ -118,9 +130,17 @@ async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<
     let fund_views = funds
         .iter()
         .map(|f| {
-            let counts: Vec<(String, i64)> =
-                grants.iter().filter(|(id, _, _)| *id == f.id).map(|(_, s, n)| (s.clone(), *n)).collect();
-            fund_summary(f.id, &f.currency, balances.get(&f.id).copied().unwrap_or_default(), &counts)
+            let counts: Vec<(String, i64)> = grants
+                .iter()
+                .filter(|(id, _, _)| *id == f.id)
+                .map(|(_, s, n)| (s.clone(), *n))
+                .collect();
+            fund_summary(
+                f.id,
+                &f.currency,
+                balances.get(&f.id).copied().unwrap_or_default(),
+                &counts,
+            )
         })
         .collect::<ApiResult<Vec<_>>>()?;
 
@@ -135,8 +155,11 @@ async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<
                 .filter(milestone::Column::DueOn.lt(soon)),
         )
         .await?,
-        achieved: count(db, milestone::Entity::find().filter(milestone::Column::Status.eq(MilestoneStatus::Achieved.as_str())))
-            .await?,
+        achieved: count(
+            db,
+            milestone::Entity::find().filter(milestone::Column::Status.eq(MilestoneStatus::Achieved.as_str())),
+        )
+        .await?,
     };
     let countries: Option<i64> = project_country::Entity::find()
         .select_only()
@@ -147,7 +170,11 @@ async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<
     let view = DashboardSummary {
         as_of,
         projects_by_status: counts_by(ProjectStatus::VARIANTS, ProjectStatus::as_str, &projects),
-        grants_by_status: counts_by(GrantStatus::VARIANTS, GrantStatus::as_str, &all_grants.into_iter().collect::<Vec<_>>()),
+        grants_by_status: counts_by(
+            GrantStatus::VARIANTS,
+            GrantStatus::as_str,
+            &all_grants.into_iter().collect::<Vec<_>>(),
+        ),
         funds: fund_views,
         milestones,
         institutions: institution::Entity::find().count(db).await?,
@@ -229,7 +256,11 @@ fn read_key(row: &QueryResult, kind: &KeyKind) -> ApiResult<Option<String>> {
 /// The year of a date column, as text, on either backend (both render a
 /// date as `YYYY-MM-DD` when cast to text).
 fn year_of(col: impl IntoColumnRef) -> Expr {
-    Func::cust("substr").arg(Expr::col(col).cast_as("TEXT")).arg(1).arg(4).into()
+    Func::cust("substr")
+        .arg(Expr::col(col).cast_as("TEXT"))
+        .arg(1)
+        .arg(4)
+        .into()
 }
 
 /// `GROUP BY 1, 2…`: by position, so the key expression (which may carry
@@ -246,14 +277,16 @@ fn projects_query(by: By, fund: Option<Uuid>) -> SelectStatement {
         By::Country => {
             q.inner_join(
                 project_country::Entity,
-                Expr::col((project_country::Entity, project_country::Column::ProjectId)).equals((project::Entity, project::Column::Id)),
+                Expr::col((project_country::Entity, project_country::Column::ProjectId))
+                    .equals((project::Entity, project::Column::Id)),
             );
             Expr::col((project_country::Entity, project_country::Column::Country))
         }
         By::Institution => {
             q.inner_join(
                 participant::Entity,
-                Expr::col((participant::Entity, participant::Column::ProjectId)).equals((project::Entity, project::Column::Id)),
+                Expr::col((participant::Entity, participant::Column::ProjectId))
+                    .equals((project::Entity, project::Column::Id)),
             );
             Expr::col((participant::Entity, participant::Column::InstitutionId))
         }
@@ -261,7 +294,8 @@ fn projects_query(by: By, fund: Option<Uuid>) -> SelectStatement {
         By::Sector => Expr::col((project::Entity, project::Column::Sector)),
         By::Year => year_of((project::Entity, project::Column::PlannedStart)),
     };
-    q.expr_as(key, "k").expr_as(Expr::col((project::Entity, project::Column::Id)).count(), "n");
+    q.expr_as(key, "k")
+        .expr_as(Expr::col((project::Entity, project::Column::Id)).count(), "n");
     if let Some(f) = fund {
         q.and_where(
             Expr::col((project::Entity, project::Column::Id)).in_subquery(
@@ -309,7 +343,10 @@ fn grants_query(by: By, fund: Option<Uuid>) -> SelectStatement {
     q.expr_as(key, "k")
         .expr_as(Expr::col((grant::Entity, grant::Column::Currency)), "currency")
         .expr_as(Expr::col((grant::Entity, grant::Column::Id)).count(), "n")
-        .expr_as(Expr::expr(Func::sum(Expr::Case(Box::new(awarded)))).cast_as("BIGINT"), "awarded")
+        .expr_as(
+            Expr::expr(Func::sum(Expr::Case(Box::new(awarded)))).cast_as("BIGINT"),
+            "awarded",
+        )
         .expr_as(sum_minor((grant::Entity, grant::Column::DisbursedMinor)), "disbursed");
     if let Some(f) = fund {
         q.and_where(Expr::col((grant::Entity, grant::Column::FundId)).eq(f));
@@ -349,10 +386,13 @@ async fn breakdown(State(state): State<AppState>, caller: Caller, Query(q): Quer
     let rows = rows
         .into_iter()
         .map(|(key, t)| BreakdownRow {
-            label: key.as_ref().and_then(|k| labels.get(k).cloned()).unwrap_or_else(|| match &key {
-                Some(k) => k.clone(),
-                None => "none".into(),
-            }),
+            label: key
+                .as_ref()
+                .and_then(|k| labels.get(k).cloned())
+                .unwrap_or_else(|| match &key {
+                    Some(k) => k.clone(),
+                    None => "none".into(),
+                }),
             key,
             projects: t.projects,
             grants: t.grants,
@@ -372,9 +412,17 @@ async fn breakdown(State(state): State<AppState>, caller: Caller, Query(q): Quer
 
 /// Human labels: English (or first) names of alliances and institutions,
 /// English names of countries; sectors and years label themselves.
-async fn labels<'a>(db: &impl ConnectionTrait, by: By, keys: impl Iterator<Item = &'a String>) -> ApiResult<HashMap<String, String>> {
+async fn labels<'a>(
+    db: &impl ConnectionTrait,
+    by: By,
+    keys: impl Iterator<Item = &'a String>,
+) -> ApiResult<HashMap<String, String>> {
     let name = |v: &serde_json::Value| -> String {
-        v.get("en").or_else(|| v.as_object().and_then(|o| o.values().next())).and_then(|s| s.as_str()).unwrap_or("").to_owned()
+        v.get("en")
+            .or_else(|| v.as_object().and_then(|o| o.values().next()))
+            .and_then(|s| s.as_str())
+            .unwrap_or("")
+            .to_owned()
     };
     let ids: Vec<Uuid> = keys.filter_map(|k| k.parse().ok()).collect();
     Ok(match by {

@@ -56,7 +56,9 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
         .description(description)
         .content(
             "application/problem+json",
-            ContentBuilder::new().schema(Some(Ref::from_schema_name(Problem::name()))).build(),
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(Problem::name())))
+                .build(),
         )
         .build()
         .into()
@@ -73,7 +75,11 @@ fn unique_operation_ids(doc: &mut OpenApi) {
     }
     for op in operations(doc) {
         let tag = op.tags.as_ref().and_then(|t| t.first()).cloned().unwrap_or_default();
-        if let Some(id) = op.operation_id.as_mut().filter(|id| seen.get(*id).copied().unwrap_or(0) > 1) {
+        if let Some(id) = op
+            .operation_id
+            .as_mut()
+            .filter(|id| seen.get(*id).copied().unwrap_or(0) > 1)
+        {
             *id = format!("{tag}_{id}");
         }
     }
@@ -81,9 +87,15 @@ fn unique_operation_ids(doc: &mut OpenApi) {
 
 fn operations(doc: &mut OpenApi) -> impl Iterator<Item = &mut Operation> {
     doc.paths.paths.values_mut().flat_map(|item| {
-        [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete, &mut item.put]
-            .into_iter()
-            .filter_map(|op| op.as_mut())
+        [
+            &mut item.get,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+            &mut item.put,
+        ]
+        .into_iter()
+        .filter_map(|op| op.as_mut())
     })
 }
 
@@ -103,7 +115,10 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
         ];
         for (method, op) in ops {
             let Some(op) = op.as_mut() else { continue };
-            op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>("bearer", [])]);
+            op.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new::<_, _, &str>(
+                "bearer",
+                [],
+            )]);
             let responses = &mut op.responses.responses;
             let mut add = |code: &str, description: &str| {
                 responses.entry(code.to_owned()).or_insert_with(|| problem(description));
@@ -114,17 +129,28 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
             if has_path_params {
                 add("404", "`not_found`: no such resource, or not visible to this token");
             }
-            add("422", "`validation_failed`: a parameter or field is invalid; `errors` lists each");
+            add(
+                "422",
+                "`validation_failed`: a parameter or field is invalid; `errors` lists each",
+            );
             if matches!(method, HttpMethod::Post | HttpMethod::Patch) && op.request_body.is_some() {
                 add("400", "`malformed_json`: the body is not JSON");
                 add("413", "`payload_too_large`: the body exceeds 1 MiB");
                 add("415", "`unsupported_media_type`: the body is not application/json");
             }
             if method == HttpMethod::Post {
-                add_header(op, "Idempotency-Key", "Makes a retry safe: the same key and body replay the first response");
+                add_header(
+                    op,
+                    "Idempotency-Key",
+                    "Makes a retry safe: the same key and body replay the first response",
+                );
             }
             if method == HttpMethod::Patch {
-                add_header(op, "If-Match", "The version you read, e.g. \"3\"; a different current version is 412");
+                add_header(
+                    op,
+                    "If-Match",
+                    "The version you read, e.g. \"3\"; a different current version is 412",
+                );
             }
             let responses = &mut op.responses.responses;
             let mut add = |code: &str, description: &str| {
@@ -144,7 +170,8 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
 fn add_header(op: &mut Operation, name: &str, description: &str) {
     use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
     let params = op.parameters.get_or_insert_with(Vec::new);
-    let named = |p: &RefOr<utoipa::openapi::path::Parameter>| matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case(name));
+    let named =
+        |p: &RefOr<utoipa::openapi::path::Parameter>| matches!(p, RefOr::T(p) if p.name.eq_ignore_ascii_case(name));
     if params.iter().any(named) {
         return;
     }
@@ -154,7 +181,9 @@ fn add_header(op: &mut Operation, name: &str, description: &str) {
             .parameter_in(ParameterIn::Header)
             .required(utoipa::openapi::Required::False)
             .description(Some(description))
-            .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String)))
+            .schema(Some(
+                utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::String),
+            ))
             .build()
             .into(),
     );

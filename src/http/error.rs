@@ -18,7 +18,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -77,14 +80,15 @@ impl ApiError {
     }
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> ApiError {
-        ApiError::Conflict { code, detail: detail.into() }
+        ApiError::Conflict {
+            code,
+            detail: detail.into(),
+        }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Validation(_) | ApiError::IdempotencyKeyReused(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Validation(_) | ApiError::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
@@ -149,7 +153,10 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -207,7 +214,10 @@ fn is_unavailable(e: &DbErr) -> bool {
             X::Database(d) => {
                 let code = d.code().unwrap_or_default();
                 // SQLite busy/locked; PostgreSQL serialization, deadlock, lock timeout, shutdown.
-                matches!(&*code, "5" | "6" | "517" | "40001" | "40P01" | "55P03" | "57P01" | "57P03")
+                matches!(
+                    &*code,
+                    "5" | "6" | "517" | "40001" | "40P01" | "55P03" | "57P01" | "57P03"
+                )
             }
             _ => false,
         },

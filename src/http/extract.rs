@@ -61,7 +61,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
             let field = e.path().to_string();
-            ApiError::field(if field == "." { "query".into() } else { field }, e.into_inner().to_string())
+            ApiError::field(
+                if field == "." { "query".into() } else { field },
+                e.into_inner().to_string(),
+            )
         })
     }
 }

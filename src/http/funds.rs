@@ -15,9 +15,7 @@ use crate::entities::fund;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -143,12 +141,7 @@ async fn list(
         .limit(page.fetch())
         .all(&state.db)
         .await?;
-    Ok(axum::Json(Page::from_rows(
-        rows,
-        page,
-        |r| r.id,
-        Fund::from,
-    )))
+    Ok(axum::Json(Page::from_rows(rows, page, |r| r.id, Fund::from)))
 }
 
 #[utoipa::path(post, path = "/funds", tag = "funds", request_body = NewFund,
@@ -156,11 +149,7 @@ async fn list(
         (status = 201, description = "Created", body = Fund, headers(("Location" = String), ("ETag" = String))),
         (status = 409, description = "`duplicate`: the code is taken", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    Input(body, mut v): Input<NewFund>,
-) -> ApiResult<Reply> {
+async fn create(State(state): State<AppState>, caller: Caller, Input(body, mut v): Input<NewFund>) -> ApiResult<Reply> {
     caller.require_admin()?;
     let code = v.required("code", body.code);
     let name = v.required("name", body.name);
@@ -173,10 +162,7 @@ async fn create(
     let (Some(code), Some(name), Some(currency), Some(sponsor), Some(established_on)) =
         (code, name, currency, sponsor, established_on)
     else {
-        return Err(v
-            .finish()
-            .err()
-            .unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
     };
     v.finish()?;
 
@@ -200,20 +186,13 @@ async fn create(
     .map_err(missing_reference("sponsor_institution_id"))?;
     let view = Fund::from(row);
     let change = Change::created("fund", view.id, &view);
-    w.commit(
-        change,
-        Reply::created(format!("/api/v1/funds/{}", view.id), &view),
-    )
-    .await
+    w.commit(change, Reply::created(format!("/api/v1/funds/{}", view.id), &view))
+        .await
 }
 
 #[utoipa::path(get, path = "/funds/{id}", tag = "funds", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The fund", body = Fund, headers(("ETag" = String)))))]
-async fn get(
-    State(state): State<AppState>,
-    _caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Reply> {
+async fn get(State(state): State<AppState>, _caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Reply> {
     let row = fund::Entity::find_by_id(id)
         .one(&state.db)
         .await?

@@ -12,9 +12,9 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{Input, Path, Query};
 use super::input::Validator;
 use super::ledger::{check_currency, stored};
-use super::status::sum_minor;
 use super::pagination::{Page, PageRequest};
 use super::reply::{Reply, Versioned, check_if_match};
+use super::status::sum_minor;
 use super::write::{Change, Write};
 use crate::domain::ledger::{Movement, check_payable};
 use crate::domain::money::{Money, PositiveMoney};
@@ -284,7 +284,9 @@ fn incomplete(v: Validator) -> ApiError {
 }
 
 fn status_of(g: &grant::Model) -> ApiResult<GrantStatus> {
-    g.status.parse().map_err(|_| ApiError::Internal(format!("grant {} has status {}", g.id, g.status)))
+    g.status
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("grant {} has status {}", g.id, g.status)))
 }
 
 /// A grant the caller may see (partners: grants to their institution), or 404.
@@ -309,8 +311,15 @@ async fn lock_for_money(db: &impl ConnectionTrait, caller: &Caller, id: Uuid) ->
 }
 
 async fn check_recipient(db: &impl ConnectionTrait, project_id: Uuid, institution_id: Uuid) -> ApiResult<()> {
-    if participant::Entity::find_by_id((project_id, institution_id)).count(db).await? == 0 {
-        return Err(ApiError::field("recipient_institution_id", "is not a participant of the project"));
+    if participant::Entity::find_by_id((project_id, institution_id))
+        .count(db)
+        .await?
+        == 0
+    {
+        return Err(ApiError::field(
+            "recipient_institution_id",
+            "is not a participant of the project",
+        ));
     }
     Ok(())
 }
@@ -347,7 +356,11 @@ fn json_of<T: Serialize>(v: &T) -> serde_json::Value {
 
 #[utoipa::path(get, path = "/grants", tag = "grants", params(ListGrants),
     responses((status = 200, description = "A page of grants the token may see", body = Page<Grant>)))]
-async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<ListGrants>) -> ApiResult<axum::Json<Page<Grant>>> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListGrants>,
+) -> ApiResult<axum::Json<Page<Grant>>> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let mut select = grant::Entity::find();
     if let Some(institution) = caller.partner_scope() {
@@ -368,9 +381,16 @@ async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<Lis
     if let Some(after) = page.after {
         select = select.filter(grant::Column::Id.gt(after));
     }
-    let rows = select.order_by_asc(grant::Column::Id).limit(page.fetch()).all(&state.db).await?;
+    let rows = select
+        .order_by_asc(grant::Column::Id)
+        .limit(page.fetch())
+        .all(&state.db)
+        .await?;
     let page = Page::from_rows(rows, page, |r| r.id, Grant::try_from);
-    Ok(axum::Json(Page { items: page.items.into_iter().collect::<ApiResult<_>>()?, next_cursor: page.next_cursor }))
+    Ok(axum::Json(Page {
+        items: page.items.into_iter().collect::<ApiResult<_>>()?,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[utoipa::path(post, path = "/grants", tag = "grants", request_body = NewGrant,
@@ -378,7 +398,11 @@ async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<Lis
         (status = 201, description = "Created, status `draft`", body = Grant, headers(("Location" = String), ("ETag" = String))),
         (status = 409, description = "`duplicate`: the code is taken", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn create(State(state): State<AppState>, caller: Caller, Input(body, mut v): Input<NewGrant>) -> ApiResult<Reply> {
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Input(body, mut v): Input<NewGrant>,
+) -> ApiResult<Reply> {
     caller.require_admin()?;
     let code = v.optional("code", body.code);
     let fund_id = v.required("fund_id", body.fund_id);
@@ -426,7 +450,11 @@ async fn create(State(state): State<AppState>, caller: Caller, Input(body, mut v
     .await?;
     let view = Grant::try_from(row)?;
     let location = format!("/api/v1/grants/{}", view.id);
-    w.commit(Change::created("grant", view.id, &view), Reply::created(location, &view)).await
+    w.commit(
+        Change::created("grant", view.id, &view),
+        Reply::created(location, &view),
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/grants/{id}", tag = "grants", params(("id" = Uuid, Path)),
@@ -464,16 +492,25 @@ async fn patch(
     if !status.is_editable() {
         return Err(ApiError::conflict(
             "invalid_state",
-            format!("a grant in {} cannot be changed; only draft and submitted grants can", status.as_str()),
+            format!(
+                "a grant in {} cannot be changed; only draft and submitted grants can",
+                status.as_str()
+            ),
         ));
     }
     let before = Grant::try_from(current.clone())?;
     let mut row: grant::ActiveModel = current.clone().into();
     if let Some(amount) = amount {
-        let currency = current.currency.parse().map_err(|_| ApiError::Internal("stored currency".into()))?;
+        let currency = current
+            .currency
+            .parse()
+            .map_err(|_| ApiError::Internal("stored currency".into()))?;
         check_currency(currency, amount, "amount")?;
         if tranches_total(w.db(), id).await? > amount.minor() {
-            return Err(ApiError::conflict("tranche_over_allocated", "the grant's tranches already sum past this amount"));
+            return Err(ApiError::conflict(
+                "tranche_over_allocated",
+                "the grant's tranches already sum past this amount",
+            ));
         }
         row.amount_minor = Set(amount.minor());
     }
@@ -493,7 +530,8 @@ async fn patch(
     row.version = Set(current.version + 1);
     row.updated_at = Set(Utc::now());
     let view = Grant::try_from(row.update(w.db()).await?)?;
-    w.commit(Change::updated("grant", id, &before, &view), Reply::ok(&view)).await
+    w.commit(Change::updated("grant", id, &before, &view), Reply::ok(&view))
+        .await
 }
 
 #[utoipa::path(post, path = "/grants/{id}/transitions", tag = "grants", request_body = GrantTransition, params(("id" = Uuid, Path)),
@@ -522,12 +560,21 @@ async fn transition(
         ));
     }
     let today = Utc::now().date_naive();
-    let links = Links { grant_id: Some(id), ..Links::default() };
+    let links = Links {
+        grant_id: Some(id),
+        ..Links::default()
+    };
     let remaining = current.amount_minor - current.disbursed_minor;
     match to {
-        GrantStatus::Approved => books.post(w.db(), Movement::Commitment(current.amount_minor), today, links).await?,
+        GrantStatus::Approved => {
+            books
+                .post(w.db(), Movement::Commitment(current.amount_minor), today, links)
+                .await?
+        }
         GrantStatus::Cancelled | GrantStatus::Completed if from.holds_commitment() && remaining > 0 => {
-            books.post(w.db(), Movement::CommitmentRelease(remaining), today, links).await?
+            books
+                .post(w.db(), Movement::CommitmentRelease(remaining), today, links)
+                .await?
         }
         _ => {}
     }
@@ -562,9 +609,16 @@ async fn list_tranches(
     if let Some(after) = page.after {
         select = select.filter(tranche::Column::Id.gt(after));
     }
-    let rows = select.order_by_asc(tranche::Column::Id).limit(page.fetch()).all(&state.db).await?;
+    let rows = select
+        .order_by_asc(tranche::Column::Id)
+        .limit(page.fetch())
+        .all(&state.db)
+        .await?;
     let page = Page::from_rows(rows, page, |r| r.id, Tranche::try_from);
-    Ok(axum::Json(Page { items: page.items.into_iter().collect::<ApiResult<_>>()?, next_cursor: page.next_cursor }))
+    Ok(axum::Json(Page {
+        items: page.items.into_iter().collect::<ApiResult<_>>()?,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[utoipa::path(post, path = "/grants/{id}/tranches", tag = "grants", request_body = NewTranche, params(("id" = Uuid, Path)),
@@ -581,7 +635,9 @@ async fn add_tranche(
     let amount = v.required("amount", body.amount).map(PositiveMoney::money);
     let due_on = v.optional("due_on", body.due_on);
     let milestone_id = v.optional("milestone_id", body.milestone_id);
-    let Some(amount) = amount else { return Err(incomplete(v)) };
+    let Some(amount) = amount else {
+        return Err(incomplete(v));
+    };
     v.finish()?;
 
     let w = Write::begin(&state.db, &caller).await?;
@@ -589,9 +645,15 @@ async fn add_tranche(
     caller.require_admin()?;
     let status = status_of(&current)?;
     if !(status.is_editable() || status.holds_commitment()) {
-        return Err(ApiError::conflict("invalid_state", format!("a {} grant takes no new tranches", status.as_str())));
+        return Err(ApiError::conflict(
+            "invalid_state",
+            format!("a {} grant takes no new tranches", status.as_str()),
+        ));
     }
-    let currency = current.currency.parse().map_err(|_| ApiError::Internal("stored currency".into()))?;
+    let currency = current
+        .currency
+        .parse()
+        .map_err(|_| ApiError::Internal("stored currency".into()))?;
     check_currency(currency, amount, "amount")?;
     if let Some(m) = milestone_id {
         let found = milestone::Entity::find_by_id(m)
@@ -599,14 +661,23 @@ async fn add_tranche(
             .count(w.db())
             .await?;
         if found == 0 {
-            return Err(ApiError::field("milestone_id", "is not a milestone of the grant's project"));
+            return Err(ApiError::field(
+                "milestone_id",
+                "is not a milestone of the grant's project",
+            ));
         }
     }
     let planned = tranches_total(w.db(), id).await?;
-    if planned.checked_add(amount.minor()).is_none_or(|t| t > current.amount_minor) {
+    if planned
+        .checked_add(amount.minor())
+        .is_none_or(|t| t > current.amount_minor)
+    {
         return Err(ApiError::conflict(
             "tranche_over_allocated",
-            format!("tranches would sum past the grant: {} of {} minor units are planned", planned, current.amount_minor),
+            format!(
+                "tranches would sum past the grant: {} of {} minor units are planned",
+                planned, current.amount_minor
+            ),
         ));
     }
     let row = tranche::ActiveModel {
@@ -622,7 +693,11 @@ async fn add_tranche(
     .await?;
     let view = Tranche::try_from(row)?;
     let location = format!("/api/v1/grants/{id}/tranches/{}", view.id);
-    w.commit(Change::created("tranche", view.id, &view), Reply::created(location, &view)).await
+    w.commit(
+        Change::created("tranche", view.id, &view),
+        Reply::created(location, &view),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- disbursements
@@ -641,9 +716,16 @@ async fn list_disbursements(
     if let Some(after) = page.after {
         select = select.filter(disbursement::Column::Id.gt(after));
     }
-    let rows = select.order_by_asc(disbursement::Column::Id).limit(page.fetch()).all(&state.db).await?;
+    let rows = select
+        .order_by_asc(disbursement::Column::Id)
+        .limit(page.fetch())
+        .all(&state.db)
+        .await?;
     let page = Page::from_rows(rows, page, |r| r.id, Disbursement::try_from);
-    Ok(axum::Json(Page { items: page.items.into_iter().collect::<ApiResult<_>>()?, next_cursor: page.next_cursor }))
+    Ok(axum::Json(Page {
+        items: page.items.into_iter().collect::<ApiResult<_>>()?,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// A positive decimal string such as `"0.3251"`.
@@ -679,8 +761,14 @@ async fn disburse(
         }
         other => other.and_then(Result::ok),
     };
-    v.check(rate.is_none() || local_amount.is_some(), "local_amount", "is required with exchange_rate");
-    let (Some(amount), Some(paid_on)) = (amount, paid_on) else { return Err(incomplete(v)) };
+    v.check(
+        rate.is_none() || local_amount.is_some(),
+        "local_amount",
+        "is required with exchange_rate",
+    );
+    let (Some(amount), Some(paid_on)) = (amount, paid_on) else {
+        return Err(incomplete(v));
+    };
     v.finish()?;
 
     let w = Write::begin(&state.db, &caller).await?;
@@ -689,7 +777,10 @@ async fn disburse(
     if !status.holds_commitment() {
         return Err(ApiError::conflict(
             "invalid_state",
-            format!("only approved or active grants are paid; this one is {}", status.as_str()),
+            format!(
+                "only approved or active grants are paid; this one is {}",
+                status.as_str()
+            ),
         ));
     }
     check_currency(books.currency, amount, "amount")?;
@@ -716,8 +807,14 @@ async fn disburse(
     }
     .insert(w.db())
     .await?;
-    let links = Links { grant_id: Some(id), disbursement_id: Some(row.id), ..Links::default() };
-    books.post(w.db(), Movement::Disbursement(amount.minor()), paid_on, links).await?;
+    let links = Links {
+        grant_id: Some(id),
+        disbursement_id: Some(row.id),
+        ..Links::default()
+    };
+    books
+        .post(w.db(), Movement::Disbursement(amount.minor()), paid_on, links)
+        .await?;
     let mut g: grant::ActiveModel = current.clone().into();
     g.disbursed_minor = Set(current.disbursed_minor + amount.minor());
     if status == GrantStatus::Approved {
@@ -728,7 +825,11 @@ async fn disburse(
     g.update(w.db()).await?;
     let view = Disbursement::try_from(row)?;
     let location = format!("/api/v1/grants/{id}/disbursements/{}", view.id);
-    w.commit(Change::created("disbursement", view.id, &view), Reply::created(location, &view)).await
+    w.commit(
+        Change::created("disbursement", view.id, &view),
+        Reply::created(location, &view),
+    )
+    .await
 }
 
 /// A tranche of this grant, whose milestone (if any) is achieved and
@@ -767,18 +868,32 @@ async fn reverse(
     Input(body, mut v): Input<NewReversal>,
 ) -> ApiResult<Reply> {
     let reason = v.required("reason", body.reason);
-    let Some(reason) = reason else { return Err(incomplete(v)) };
+    let Some(reason) = reason else {
+        return Err(incomplete(v));
+    };
     v.finish()?;
 
     let w = Write::begin(&state.db, &caller).await?;
-    let original = disbursement::Entity::find_by_id(id).one(w.db()).await?.ok_or(ApiError::NotFound)?;
+    let original = disbursement::Entity::find_by_id(id)
+        .one(w.db())
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let (mut books, current) = lock_for_money(w.db(), &caller, original.grant_id).await?;
     if original.reversal_of.is_some() {
-        return Err(ApiError::conflict("invalid_state", "a reversal cannot itself be reversed"));
+        return Err(ApiError::conflict(
+            "invalid_state",
+            "a reversal cannot itself be reversed",
+        ));
     }
-    let done = disbursement::Entity::find().filter(disbursement::Column::ReversalOf.eq(id)).count(w.db()).await?;
+    let done = disbursement::Entity::find()
+        .filter(disbursement::Column::ReversalOf.eq(id))
+        .count(w.db())
+        .await?;
     if done > 0 {
-        return Err(ApiError::conflict("already_reversed", "this disbursement was reversed already"));
+        return Err(ApiError::conflict(
+            "already_reversed",
+            "this disbursement was reversed already",
+        ));
     }
     let today = Utc::now().date_naive();
     let row = disbursement::ActiveModel {
@@ -800,8 +915,22 @@ async fn reverse(
     .insert(w.db())
     .await?;
     let recommit = status_of(&current)?.holds_commitment();
-    let links = Links { grant_id: Some(current.id), disbursement_id: Some(row.id), ..Links::default() };
-    books.post(w.db(), Movement::Reversal { amount: original.amount_minor, recommit }, today, links).await?;
+    let links = Links {
+        grant_id: Some(current.id),
+        disbursement_id: Some(row.id),
+        ..Links::default()
+    };
+    books
+        .post(
+            w.db(),
+            Movement::Reversal {
+                amount: original.amount_minor,
+                recommit,
+            },
+            today,
+            links,
+        )
+        .await?;
     let mut g: grant::ActiveModel = current.clone().into();
     g.disbursed_minor = Set(current.disbursed_minor - original.amount_minor);
     g.version = Set(current.version + 1);
@@ -809,5 +938,9 @@ async fn reverse(
     g.update(w.db()).await?;
     let view = Disbursement::try_from(row)?;
     let location = format!("/api/v1/grants/{}/disbursements/{}", current.id, view.id);
-    w.commit(Change::created("reversal", view.id, &view), Reply::created(location, &view)).await
+    w.commit(
+        Change::created("reversal", view.id, &view),
+        Reply::created(location, &view),
+    )
+    .await
 }

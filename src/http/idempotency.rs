@@ -50,10 +50,16 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .ok_or_else(|| ApiError::field("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))?
         .to_owned();
-    let caller = req.extensions().get::<Caller>().cloned().ok_or(ApiError::Unauthorized)?;
+    let caller = req
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or(ApiError::Unauthorized)?;
 
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, super::MAX_BODY_BYTES).await.map_err(|_| ApiError::PayloadTooLarge)?;
+    let bytes = axum::body::to_bytes(body, super::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)?;
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str());
     hasher.update(parts.uri.path());
@@ -66,7 +72,9 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
         if claim(&state, caller.token_id, &key, &hash).await? {
             break;
         }
-        let existing = key_row::Entity::find_by_id((caller.token_id, key.clone())).one(&state.db).await?;
+        let existing = key_row::Entity::find_by_id((caller.token_id, key.clone()))
+            .one(&state.db)
+            .await?;
         let Some(existing) = existing else { continue };
         let age = Utc::now() - existing.created_at;
         if age > KEEP_FOR || (existing.status_code.is_none() && age > ABANDONED_AFTER) {
@@ -91,7 +99,10 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
     }
 
     let mut parts = parts;
-    parts.extensions.insert(Caller { idempotency_key: Some(key.clone()), ..caller.clone() });
+    parts.extensions.insert(Caller {
+        idempotency_key: Some(key.clone()),
+        ..caller.clone()
+    });
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     if !response.status().is_success() {
         // Nothing committed: give the key back.
@@ -112,7 +123,11 @@ async fn claim(state: &AppState, token_id: Uuid, key: &str, hash: &str) -> ApiRe
         created_at: Set(Utc::now()),
     };
     let inserted = key_row::Entity::insert(row)
-        .on_conflict(OnConflict::columns([key_row::Column::TokenId, key_row::Column::Key]).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::columns([key_row::Column::TokenId, key_row::Column::Key])
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(&state.db)
         .await?;
     Ok(inserted == 1)
@@ -151,8 +166,15 @@ fn replay(status: i16, location: Option<String>, body: Option<String>) -> Respon
         .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
         .and_then(|v| v.get("version").and_then(|v| v.as_i64()))
         .map(|v| v as i32);
-    let reply = Reply { status, location, etag, body: body.map(String::into_bytes) };
+    let reply = Reply {
+        status,
+        location,
+        etag,
+        body: body.map(String::into_bytes),
+    };
     let mut response = reply.into_response();
-    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
 }

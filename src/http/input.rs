@@ -26,7 +26,10 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Field<T> {
                 let inner = e.path().to_string();
                 let message = e.into_inner().to_string();
                 // The field name is prefixed by the Validator; keep the inner path.
-                Field::Invalid(FieldError::new(if inner == "." { String::new() } else { inner }, message))
+                Field::Invalid(FieldError::new(
+                    if inner == "." { String::new() } else { inner },
+                    message,
+                ))
             }
         })
     }
@@ -111,7 +114,11 @@ impl Validator {
     }
 
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.errors)) }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
     }
 }
 
@@ -138,7 +145,9 @@ mod tests {
         assert!(v.required("code", p.code).is_none());
         assert!(v.required("amount", p.amount).is_none());
         assert_eq!(v.optional("note", p.note), None);
-        let Err(ApiError::Validation(errors)) = v.finish() else { panic!("expected errors") };
+        let Err(ApiError::Validation(errors)) = v.finish() else {
+            panic!("expected errors")
+        };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["code", "amount"]);
     }
@@ -148,7 +157,9 @@ mod tests {
         let p: Probe = serde_json::from_value(serde_json::json!({})).unwrap();
         let mut v = Validator::default();
         v.required("code", p.code);
-        let Err(ApiError::Validation(errors)) = v.finish() else { panic!("expected errors") };
+        let Err(ApiError::Validation(errors)) = v.finish() else {
+            panic!("expected errors")
+        };
         assert_eq!(errors[0].message, "is required");
     }
 }

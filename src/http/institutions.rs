@@ -1,12 +1,12 @@
 //! `/institutions`: the partner registry.
 
+use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Input, Path, Query};
 use super::pagination::{Page, PageRequest, contains_pattern};
 use super::reply::{Reply, Versioned, check_if_match};
 use super::write::{Change, Write};
-use super::AppState;
 use crate::domain::kinds::InstitutionKind;
 use crate::domain::{Code, CountryCode, Line, ShortText};
 use crate::entities::institution;
@@ -136,7 +136,11 @@ async fn list(
     if let Some(after) = page.after {
         select = select.filter(institution::Column::Id.gt(after));
     }
-    let rows = select.order_by_asc(institution::Column::Id).limit(page.fetch()).all(&state.db).await?;
+    let rows = select
+        .order_by_asc(institution::Column::Id)
+        .limit(page.fetch())
+        .all(&state.db)
+        .await?;
     Ok(axum::Json(Page::from_rows(rows, page, |r| r.id, Institution::from)))
 }
 
@@ -183,13 +187,20 @@ async fn create(
     .await?;
     let view = Institution::from(row);
     let change = Change::created("institution", view.id, &view);
-    w.commit(change, Reply::created(format!("/api/v1/institutions/{}", view.id), &view)).await
+    w.commit(
+        change,
+        Reply::created(format!("/api/v1/institutions/{}", view.id), &view),
+    )
+    .await
 }
 
 #[utoipa::path(get, path = "/institutions/{id}", tag = "institutions", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The institution", body = Institution, headers(("ETag" = String)))))]
 async fn get(State(state): State<AppState>, _caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Reply> {
-    let row = institution::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)?;
+    let row = institution::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(Reply::ok(&Institution::from(row)))
 }
 
@@ -218,7 +229,11 @@ async fn patch(
     v.finish()?;
 
     let w = Write::begin(&state.db, &caller).await?;
-    let current = institution::Entity::find_by_id(id).lock_exclusive().one(w.db()).await?.ok_or(ApiError::NotFound)?;
+    let current = institution::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(w.db())
+        .await?
+        .ok_or(ApiError::NotFound)?;
     check_if_match(&headers, current.version)?;
     let before = Institution::from(current.clone());
     let mut row: institution::ActiveModel = current.into();
@@ -259,14 +274,25 @@ async fn patch(
 async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Reply> {
     caller.require_admin()?;
     let w = Write::begin(&state.db, &caller).await?;
-    let current = institution::Entity::find_by_id(id).lock_exclusive().one(w.db()).await?.ok_or(ApiError::NotFound)?;
+    let current = institution::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(w.db())
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let before = Institution::from(current);
-    institution::Entity::delete_by_id(id).exec(w.db()).await.map_err(|e| match ApiError::from(e) {
-        ApiError::Conflict { code: "still_referenced", .. } => ApiError::conflict(
-            "still_referenced",
-            "memberships, projects, funds, grants or tokens still refer to this institution",
-        ),
-        other => other,
-    })?;
-    w.commit(Change::deleted("institution", id, &before), Reply::no_content()).await
+    institution::Entity::delete_by_id(id)
+        .exec(w.db())
+        .await
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::Conflict {
+                code: "still_referenced",
+                ..
+            } => ApiError::conflict(
+                "still_referenced",
+                "memberships, projects, funds, grants or tokens still refer to this institution",
+            ),
+            other => other,
+        })?;
+    w.commit(Change::deleted("institution", id, &before), Reply::no_content())
+        .await
 }

@@ -16,7 +16,7 @@ use crate::entities::{contribution, fund, fund_balance, grant, institution, ledg
 use crate::store::books::{Books, Links, balances_of};
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, ActiveModelTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use strum::VariantArray;
@@ -155,12 +155,18 @@ pub struct PageParams {
 }
 
 async fn find_fund(state: &AppState, id: Uuid) -> ApiResult<fund::Model> {
-    fund::Entity::find_by_id(id).one(&state.db).await?.ok_or(ApiError::NotFound)
+    fund::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 /// Builds a page of rows from a `Vec` of fallible views.
 fn collect<T>(page: Page<ApiResult<T>>) -> ApiResult<Page<T>> {
-    Ok(Page { items: page.items.into_iter().collect::<ApiResult<_>>()?, next_cursor: page.next_cursor })
+    Ok(Page {
+        items: page.items.into_iter().collect::<ApiResult<_>>()?,
+        next_cursor: page.next_cursor,
+    })
 }
 
 #[utoipa::path(get, path = "/funds/{id}/contributions", tag = "funds", params(("id" = Uuid, Path), PageParams),
@@ -178,8 +184,17 @@ async fn list_contributions(
     if let Some(after) = page.after {
         select = select.filter(contribution::Column::Id.gt(after));
     }
-    let rows = select.order_by_asc(contribution::Column::Id).limit(page.fetch()).all(&state.db).await?;
-    Ok(axum::Json(collect(Page::from_rows(rows, page, |r| r.id, Contribution::try_from))?))
+    let rows = select
+        .order_by_asc(contribution::Column::Id)
+        .limit(page.fetch())
+        .all(&state.db)
+        .await?;
+    Ok(axum::Json(collect(Page::from_rows(
+        rows,
+        page,
+        |r| r.id,
+        Contribution::try_from,
+    ))?))
 }
 
 #[utoipa::path(post, path = "/funds/{id}/contributions", tag = "funds", params(("id" = Uuid, Path)),
@@ -205,7 +220,10 @@ async fn contribute(
     let mut books = Books::open(w.db(), id).await?;
     check_currency(books.currency, amount, "amount")?;
     if institution::Entity::find_by_id(contributor).count(w.db()).await? == 0 {
-        return Err(ApiError::field("contributor_institution_id", "no institution has this id"));
+        return Err(ApiError::field(
+            "contributor_institution_id",
+            "no institution has this id",
+        ));
     }
     let row = contribution::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -219,11 +237,20 @@ async fn contribute(
     }
     .insert(w.db())
     .await?;
-    let links = Links { contribution_id: Some(row.id), ..Links::default() };
-    books.post(w.db(), Movement::Contribution(amount.minor()), received_on, links).await?;
+    let links = Links {
+        contribution_id: Some(row.id),
+        ..Links::default()
+    };
+    books
+        .post(w.db(), Movement::Contribution(amount.minor()), received_on, links)
+        .await?;
     let view = Contribution::try_from(row)?;
     let location = format!("/api/v1/funds/{id}/contributions/{}", view.id);
-    w.commit(Change::created("contribution", view.id, &view), Reply::created(location, &view)).await
+    w.commit(
+        Change::created("contribution", view.id, &view),
+        Reply::created(location, &view),
+    )
+    .await
 }
 
 /// Money of a fund must be in the fund's currency.
@@ -233,7 +260,11 @@ pub(crate) fn check_currency(fund: Currency, money: Money, field: &str) -> ApiRe
     } else {
         Err(ApiError::field(
             format!("{field}.currency"),
-            format!("must be the fund's currency {}, not {}", fund.code(), money.currency().code()),
+            format!(
+                "must be the fund's currency {}, not {}",
+                fund.code(),
+                money.currency().code()
+            ),
         ))
     }
 }
@@ -298,6 +329,15 @@ async fn ledger(
             .ok_or_else(|| ApiError::field("cursor", "is not a cursor of this ledger"))?;
         select = select.filter(ledger_entry::Column::Seq.gt(last.seq));
     }
-    let rows = select.order_by_asc(ledger_entry::Column::Seq).limit(page.fetch()).all(&state.db).await?;
-    Ok(axum::Json(collect(Page::from_rows(rows, page, |r| r.id, LedgerEntry::try_from))?))
+    let rows = select
+        .order_by_asc(ledger_entry::Column::Seq)
+        .limit(page.fetch())
+        .all(&state.db)
+        .await?;
+    Ok(axum::Json(collect(Page::from_rows(
+        rows,
+        page,
+        |r| r.id,
+        LedgerEntry::try_from,
+    ))?))
 }

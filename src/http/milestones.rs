@@ -17,10 +17,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::{Condition, IntoCondition};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use strum::VariantArray;
 use utoipa::{IntoParams, ToSchema};
@@ -239,10 +236,7 @@ fn parse_status(m: &milestone::Model) -> ApiResult<MilestoneStatus> {
 }
 
 fn is_overdue(status: &str, due_on: NaiveDate, as_of: NaiveDate) -> bool {
-    due_on < as_of
-        && status
-            .parse::<MilestoneStatus>()
-            .is_ok_and(MilestoneStatus::is_open)
+    due_on < as_of && status.parse::<MilestoneStatus>().is_ok_and(MilestoneStatus::is_open)
 }
 
 /// The statuses still open, as stored, so the SQL filter follows `MilestoneStatus::is_open`.
@@ -263,17 +257,8 @@ pub(crate) fn overdue_condition(as_of: NaiveDate) -> Condition {
 
 /// Loads a milestone of a project the caller may see, or 404. `lock` takes
 /// a row lock (PostgreSQL) for a read-modify-write inside a transaction.
-async fn visible(
-    db: &impl ConnectionTrait,
-    caller: &Caller,
-    id: Uuid,
-    lock: bool,
-) -> ApiResult<milestone::Model> {
-    let mut select = scope::visible_projects(
-        milestone::Entity::find_by_id(id),
-        caller,
-        milestone::Column::ProjectId,
-    );
+async fn visible(db: &impl ConnectionTrait, caller: &Caller, id: Uuid, lock: bool) -> ApiResult<milestone::Model> {
+    let mut select = scope::visible_projects(milestone::Entity::find_by_id(id), caller, milestone::Column::ProjectId);
     if lock {
         select = select.lock_exclusive();
     }
@@ -303,12 +288,7 @@ async fn list_project_milestones(
         .limit(page.fetch())
         .all(&state.db)
         .await?;
-    Ok(axum::Json(Page::from_rows(
-        rows,
-        page,
-        |r| r.id,
-        Milestone::from,
-    )))
+    Ok(axum::Json(Page::from_rows(rows, page, |r| r.id, Milestone::from)))
 }
 
 #[utoipa::path(post, path = "/projects/{id}/milestones", tag = "milestones", request_body = NewMilestone,
@@ -324,10 +304,7 @@ async fn create_milestone(
     let description = v.optional("description", body.description);
     let due_on = v.required("due_on", body.due_on);
     let (Some(title), Some(due_on)) = (title, due_on) else {
-        return Err(v
-            .finish()
-            .err()
-            .unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
     };
     v.finish()?;
 
@@ -354,11 +331,8 @@ async fn create_milestone(
     .await?;
     let view = Milestone::from(row);
     let change = Change::created("milestone", id, &view);
-    w.commit(
-        change,
-        Reply::created(format!("/api/v1/milestones/{id}"), &view),
-    )
-    .await
+    w.commit(change, Reply::created(format!("/api/v1/milestones/{id}"), &view))
+        .await
 }
 
 #[utoipa::path(get, path = "/milestones", tag = "milestones", params(ListMilestones),
@@ -370,11 +344,7 @@ async fn list_milestones(
 ) -> ApiResult<axum::Json<Page<Milestone>>> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let as_of = q.as_of.unwrap_or_else(today);
-    let mut select = scope::visible_projects(
-        milestone::Entity::find(),
-        &caller,
-        milestone::Column::ProjectId,
-    );
+    let mut select = scope::visible_projects(milestone::Entity::find(), &caller, milestone::Column::ProjectId);
     if let Some(status) = q.status {
         select = select.filter(milestone::Column::Status.eq(status.as_str()));
     }
@@ -407,11 +377,7 @@ async fn list_milestones(
 
 #[utoipa::path(get, path = "/milestones/{id}", tag = "milestones", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The milestone", body = Milestone, headers(("ETag" = String)))))]
-async fn get_milestone(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Reply> {
+async fn get_milestone(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Reply> {
     let row = visible(&state.db, &caller, id, false).await?;
     Ok(Reply::ok(&Milestone::from(row)))
 }
@@ -467,11 +433,7 @@ fn check_move(from: MilestoneStatus, to: MilestoneStatus) -> ApiResult<()> {
     if !from.can_move_to(to) {
         return Err(ApiError::conflict(
             "invalid_transition",
-            format!(
-                "a milestone cannot move from {} to {}",
-                from.as_str(),
-                to.as_str()
-            ),
+            format!("a milestone cannot move from {} to {}", from.as_str(), to.as_str()),
         ));
     }
     Ok(())
@@ -492,10 +454,7 @@ async fn transition_milestone(
     let to = v.required("to", body.to);
     let note = v.optional("note", body.note);
     let Some(to) = to else {
-        return Err(v
-            .finish()
-            .err()
-            .unwrap_or(ApiError::field("to", "is required")));
+        return Err(v.finish().err().unwrap_or(ApiError::field("to", "is required")));
     };
     v.finish()?;
 
@@ -512,13 +471,7 @@ async fn transition_milestone(
     // The milestone has no column for the note; the audit trail keeps it.
     let mut after = serde_json::to_value(&view).unwrap_or_default();
     after["note"] = serde_json::json!(note.map(Note::into_string));
-    let change = Change::action(
-        format!("transition:{}", to.as_str()),
-        "milestone",
-        id,
-        &before,
-        &after,
-    );
+    let change = Change::action(format!("transition:{}", to.as_str()), "milestone", id, &before, &after);
     w.commit(change, Reply::ok(&view)).await
 }
 
@@ -536,18 +489,11 @@ async fn achieve_milestone(
 ) -> ApiResult<Reply> {
     let achieved_on = v.required("achieved_on", body.achieved_on);
     if let Some(day) = achieved_on {
-        v.check(
-            day <= latest_today(),
-            "achieved_on",
-            "may not be in the future",
-        );
+        v.check(day <= latest_today(), "achieved_on", "may not be in the future");
     }
     let evidence = v.required("evidence", body.evidence);
     let (Some(achieved_on), Some(evidence)) = (achieved_on, evidence) else {
-        return Err(v
-            .finish()
-            .err()
-            .unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
     };
     v.finish()?;
 
@@ -583,8 +529,7 @@ async fn list_reports(
 ) -> ApiResult<axum::Json<Page<ProgressReport>>> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     visible(&state.db, &caller, id, false).await?;
-    let mut select =
-        progress_report::Entity::find().filter(progress_report::Column::MilestoneId.eq(id));
+    let mut select = progress_report::Entity::find().filter(progress_report::Column::MilestoneId.eq(id));
     if let Some(after) = page.after {
         select = select.filter(progress_report::Column::Id.gt(after));
     }
@@ -593,21 +538,14 @@ async fn list_reports(
         .limit(page.fetch())
         .all(&state.db)
         .await?;
-    Ok(axum::Json(Page::from_rows(
-        rows,
-        page,
-        |r| r.id,
-        ProgressReport::from,
-    )))
+    Ok(axum::Json(Page::from_rows(rows, page, |r| r.id, ProgressReport::from)))
 }
 
 /// Admins, and partners on the projects they take part in, report progress; viewers only read.
 fn require_reporter(caller: &Caller) -> ApiResult<()> {
     match caller.role {
         Role::Admin | Role::Partner => Ok(()),
-        Role::Viewer => Err(ApiError::Forbidden(
-            "viewer tokens cannot post progress reports",
-        )),
+        Role::Viewer => Err(ApiError::Forbidden("viewer tokens cannot post progress reports")),
     }
 }
 
@@ -624,17 +562,10 @@ async fn create_report(
     let progress_percent = v.optional("progress_percent", body.progress_percent);
     let reported_on = v.optional("reported_on", body.reported_on);
     if let Some(day) = reported_on {
-        v.check(
-            day <= latest_today(),
-            "reported_on",
-            "may not be in the future",
-        );
+        v.check(day <= latest_today(), "reported_on", "may not be in the future");
     }
     let Some(note) = note else {
-        return Err(v
-            .finish()
-            .err()
-            .unwrap_or(ApiError::field("note", "is required")));
+        return Err(v.finish().err().unwrap_or(ApiError::field("note", "is required")));
     };
     v.finish()?;
 

@@ -12,17 +12,17 @@ pub mod reply;
 pub mod write;
 
 mod alliances;
-pub(crate) mod dashboard;
 mod audit_events;
+pub(crate) mod dashboard;
 mod docs;
 mod funds;
 mod grants;
-pub mod ledger;
 mod institutions;
+pub mod ledger;
 mod milestones;
 mod projects;
-mod status;
 pub mod scope;
+mod status;
 mod tokens;
 
 use axum::Router;
@@ -81,7 +81,10 @@ fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// The OpenAPI document, as `climate-tracker openapi` prints it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     // The document does not depend on the connection; a disconnected one serves.
-    let state = AppState { db: DatabaseConnection::default(), metrics: ops::metrics_handle() };
+    let state = AppState {
+        db: DatabaseConnection::default(),
+        metrics: ops::metrics_handle(),
+    };
     api(&state).1
 }
 
@@ -93,7 +96,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(from_fn(ops::record_metrics))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),

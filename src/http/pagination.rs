@@ -22,19 +22,29 @@ impl PageRequest {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         let mut errors = Vec::new();
         if !(1..=MAX_LIMIT).contains(&limit) {
-            errors.push(super::error::FieldError::new("limit", format!("must be between 1 and {MAX_LIMIT}")));
+            errors.push(super::error::FieldError::new(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
         let after = match cursor {
             None | Some("") => None,
             Some(c) => match decode_cursor(c) {
                 Some(id) => Some(id),
                 None => {
-                    errors.push(super::error::FieldError::new("cursor", "is not a cursor this service issued"));
+                    errors.push(super::error::FieldError::new(
+                        "cursor",
+                        "is not a cursor this service issued",
+                    ));
                     None
                 }
             },
         };
-        if errors.is_empty() { Ok(PageRequest { limit, after }) } else { Err(ApiError::Validation(errors)) }
+        if errors.is_empty() {
+            Ok(PageRequest { limit, after })
+        } else {
+            Err(ApiError::Validation(errors))
+        }
     }
 
     /// Rows to fetch: one more than the page, to know whether another follows.
@@ -63,18 +73,34 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds a page from `request.fetch()` rows ordered by id.
-    pub fn from_rows<R>(mut rows: Vec<R>, request: PageRequest, id: impl Fn(&R) -> Uuid, view: impl Fn(R) -> T) -> Page<T> {
+    pub fn from_rows<R>(
+        mut rows: Vec<R>,
+        request: PageRequest,
+        id: impl Fn(&R) -> Uuid,
+        view: impl Fn(R) -> T,
+    ) -> Page<T> {
         let more = rows.len() as u64 > request.limit;
         rows.truncate(request.limit as usize);
-        let next_cursor = if more { rows.last().map(|r| encode_cursor(id(r))) } else { None };
-        Page { items: rows.into_iter().map(view).collect(), next_cursor }
+        let next_cursor = if more {
+            rows.last().map(|r| encode_cursor(id(r)))
+        } else {
+            None
+        };
+        Page {
+            items: rows.into_iter().map(view).collect(),
+            next_cursor,
+        }
     }
 }
 
 /// A `LIKE` pattern matching `q` anywhere, case-insensitively (the search
 /// column is stored lower case), with `%` and `_` in `q` taken literally.
 pub fn contains_pattern(q: &str) -> sea_orm::sea_query::LikeExpr {
-    let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 

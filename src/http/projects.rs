@@ -79,7 +79,10 @@ impl From<project::Model> for Project {
             alliance_id: m.alliance_id,
             sector: m.sector,
             countries: m.countries,
-            rio_markers: RioMarkersView { mitigation: m.rio_mitigation, adaptation: m.rio_adaptation },
+            rio_markers: RioMarkersView {
+                mitigation: m.rio_mitigation,
+                adaptation: m.rio_adaptation,
+            },
             status: m.status,
             planned_start: m.planned_start,
             planned_end: m.planned_end,
@@ -175,7 +178,12 @@ pub struct Participant {
 
 impl From<participant::Model> for Participant {
     fn from(m: participant::Model) -> Self {
-        Participant { project_id: m.project_id, institution_id: m.institution_id, role: m.role, created_at: m.created_at }
+        Participant {
+            project_id: m.project_id,
+            institution_id: m.institution_id,
+            role: m.role,
+            created_at: m.created_at,
+        }
     }
 }
 
@@ -221,7 +229,11 @@ fn participants_of(institution: Uuid) -> sea_orm::sea_query::SelectStatement {
 
 #[utoipa::path(get, path = "/projects", tag = "projects", params(ListProjects),
     responses((status = 200, description = "A page of projects the token may see", body = Page<Project>)))]
-async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<ListProjects>) -> ApiResult<axum::Json<Page<Project>>> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListProjects>,
+) -> ApiResult<axum::Json<Page<Project>>> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let mut select = scope::visible_projects(project::Entity::find(), &caller, project::Column::Id);
     if let Some(status) = q.status {
@@ -250,7 +262,11 @@ async fn list(State(state): State<AppState>, caller: Caller, Query(q): Query<Lis
     if let Some(after) = page.after {
         select = select.filter(project::Column::Id.gt(after));
     }
-    let rows = select.order_by_asc(project::Column::Id).limit(page.fetch()).all(&state.db).await?;
+    let rows = select
+        .order_by_asc(project::Column::Id)
+        .limit(page.fetch())
+        .all(&state.db)
+        .await?;
     Ok(axum::Json(Page::from_rows(rows, page, |r| r.id, Project::from)))
 }
 
@@ -276,9 +292,17 @@ fn distinct(countries: Vec<CountryCode>) -> Vec<CountryCode> {
 }
 
 async fn store_countries(db: &impl ConnectionTrait, project_id: Uuid, countries: &[CountryCode]) -> ApiResult<()> {
-    project_country::Entity::delete_many().filter(project_country::Column::ProjectId.eq(project_id)).exec(db).await?;
-    let rows = countries.iter().map(|c| project_country::ActiveModel { project_id: Set(project_id), country: Set(c.to_string()) });
-    project_country::Entity::insert_many(rows).exec_without_returning(db).await?;
+    project_country::Entity::delete_many()
+        .filter(project_country::Column::ProjectId.eq(project_id))
+        .exec(db)
+        .await?;
+    let rows = countries.iter().map(|c| project_country::ActiveModel {
+        project_id: Set(project_id),
+        country: Set(c.to_string()),
+    });
+    project_country::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
@@ -287,7 +311,11 @@ async fn store_countries(db: &impl ConnectionTrait, project_id: Uuid, countries:
         (status = 201, description = "Created, status `planned`", body = Project, headers(("Location" = String), ("ETag" = String))),
         (status = 409, description = "`duplicate`: the code is taken", body = Problem, content_type = "application/problem+json"),
     ))]
-async fn create(State(state): State<AppState>, caller: Caller, Input(body, mut v): Input<NewProject>) -> ApiResult<Reply> {
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Input(body, mut v): Input<NewProject>,
+) -> ApiResult<Reply> {
     caller.require_admin()?;
     let code = v.required("code", body.code);
     let title = v.required("title", body.title);
@@ -345,7 +373,8 @@ async fn create(State(state): State<AppState>, caller: Caller, Input(body, mut v
     store_countries(w.db(), id, &countries).await?;
     let view = Project::from(row);
     let change = Change::created("project", id, &view);
-    w.commit(change, Reply::created(format!("/api/v1/projects/{id}"), &view)).await
+    w.commit(change, Reply::created(format!("/api/v1/projects/{id}"), &view))
+        .await
 }
 
 #[utoipa::path(get, path = "/projects/{id}", tag = "projects", params(("id" = Uuid, Path)),
@@ -394,7 +423,10 @@ async fn patch(
     }
     let start = planned_start.unwrap_or(current.planned_start);
     let end = planned_end.unwrap_or(current.planned_end);
-    let actual = (actual_start.unwrap_or(current.actual_start), actual_end.unwrap_or(current.actual_end));
+    let actual = (
+        actual_start.unwrap_or(current.actual_start),
+        actual_end.unwrap_or(current.actual_end),
+    );
     let mut dates = super::input::Validator::default();
     dates.check(end >= start, "planned_end", "may not be before planned_start");
     if let (Some(s), Some(e)) = actual {
@@ -461,8 +493,10 @@ async fn transition(
     let w = Write::begin(&state.db, &caller).await?;
     let current = scope::project(w.db(), &caller, id, true).await?;
     caller.require_admin()?;
-    let from: ProjectStatus =
-        current.status.parse().map_err(|_| ApiError::Internal(format!("project {id} has status {}", current.status)))?;
+    let from: ProjectStatus = current
+        .status
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("project {id} has status {}", current.status)))?;
     if !from.can_move_to(to) {
         return Err(ApiError::conflict(
             "invalid_transition",
@@ -503,8 +537,17 @@ async fn list_participants(
     if let Some(after) = page.after {
         select = select.filter(participant::Column::InstitutionId.gt(after));
     }
-    let rows = select.order_by_asc(participant::Column::InstitutionId).limit(page.fetch()).all(&state.db).await?;
-    Ok(axum::Json(Page::from_rows(rows, page, |r| r.institution_id, Participant::from)))
+    let rows = select
+        .order_by_asc(participant::Column::InstitutionId)
+        .limit(page.fetch())
+        .all(&state.db)
+        .await?;
+    Ok(axum::Json(Page::from_rows(
+        rows,
+        page,
+        |r| r.institution_id,
+        Participant::from,
+    )))
 }
 
 #[utoipa::path(post, path = "/projects/{id}/participants", tag = "projects", request_body = NewParticipant,
@@ -566,8 +609,14 @@ async fn remove_participant(
     let w = Write::begin(&state.db, &caller).await?;
     scope::project(w.db(), &caller, id, true).await?;
     caller.require_admin()?;
-    let current = participant::Entity::find_by_id((id, institution_id)).one(w.db()).await?.ok_or(ApiError::NotFound)?;
+    let current = participant::Entity::find_by_id((id, institution_id))
+        .one(w.db())
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let before = Participant::from(current);
-    participant::Entity::delete_by_id((id, institution_id)).exec(w.db()).await?;
-    w.commit(Change::deleted("participant", id, &before), Reply::no_content()).await
+    participant::Entity::delete_by_id((id, institution_id))
+        .exec(w.db())
+        .await?;
+    w.commit(Change::deleted("participant", id, &before), Reply::no_content())
+        .await
 }

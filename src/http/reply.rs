@@ -39,7 +39,12 @@ impl Reply {
     }
 
     pub fn no_content() -> Reply {
-        Reply { status: StatusCode::NO_CONTENT, location: None, etag: None, body: None }
+        Reply {
+            status: StatusCode::NO_CONTENT,
+            location: None,
+            etag: None,
+            body: None,
+        }
     }
 }
 
@@ -62,7 +67,9 @@ impl IntoResponse for Reply {
 
 /// Checks `If-Match` against the current version: 412 when it differs.
 pub fn check_if_match(headers: &axum::http::HeaderMap, current: i32) -> super::error::ApiResult<()> {
-    let Some(value) = headers.get(header::IF_MATCH) else { return Ok(()) };
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(());
+    };
     let text = value.to_str().unwrap_or_default().trim();
     if text == "*" {
         return Ok(());

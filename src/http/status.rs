@@ -63,7 +63,10 @@ pub fn progress(achieved: u64, total: u64, cancelled: u64) -> String {
         return "0.00".into();
     }
     let ratio = Decimal::from(achieved) / Decimal::from(counted);
-    format!("{:.2}", ratio.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero))
+    format!(
+        "{:.2}",
+        ratio.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+    )
 }
 
 #[derive(Serialize, ToSchema, Default)]
@@ -137,7 +140,11 @@ pub(crate) fn sum_minor(col: impl sea_orm::sea_query::IntoColumnRef) -> Expr {
 }
 
 pub(crate) fn awarded_statuses() -> Vec<&'static str> {
-    GrantStatus::VARIANTS.iter().filter(|s| s.is_awarded()).map(|s| s.as_str()).collect()
+    GrantStatus::VARIANTS
+        .iter()
+        .filter(|s| s.is_awarded())
+        .map(|s| s.as_str())
+        .collect()
 }
 
 #[utoipa::path(get, path = "/projects/{id}/status", tag = "projects", params(("id" = Uuid, Path), AsOf),
@@ -150,8 +157,10 @@ async fn project_status(
 ) -> ApiResult<Reply> {
     let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
     let project = scope::project(&state.db, &caller, id, false).await?;
-    let status: ProjectStatus =
-        project.status.parse().map_err(|_| ApiError::Internal(format!("project {id} has status {}", project.status)))?;
+    let status: ProjectStatus = project
+        .status
+        .parse()
+        .map_err(|_| ApiError::Internal(format!("project {id} has status {}", project.status)))?;
 
     let by_status: Vec<(String, i64)> = milestone::Entity::find()
         .select_only()
@@ -192,7 +201,10 @@ async fn project_status(
         .all(&state.db)
         .await?;
 
-    let mut counts = MilestoneCounts { overdue: overdue as u64, ..Default::default() };
+    let mut counts = MilestoneCounts {
+        overdue: overdue as u64,
+        ..Default::default()
+    };
     for (s, n) in by_status {
         let n = n as u64;
         counts.total += n;

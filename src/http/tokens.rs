@@ -25,9 +25,7 @@ use crate::entities::{institution, token};
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -166,12 +164,7 @@ async fn list(
         .limit(page.fetch())
         .all(&state.db)
         .await?;
-    Ok(axum::Json(Page::from_rows(
-        rows,
-        page,
-        |r| r.id,
-        Token::from,
-    )))
+    Ok(axum::Json(Page::from_rows(rows, page, |r| r.id, Token::from)))
 }
 
 #[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = NewToken,
@@ -191,11 +184,7 @@ async fn create(
     let role = v.required("role", body.role);
     let institution_id = v.optional("institution_id", body.institution_id);
     match role {
-        Some(Role::Partner) => v.check(
-            !institution_absent,
-            "institution_id",
-            "is required for a partner token",
-        ),
+        Some(Role::Partner) => v.check(!institution_absent, "institution_id", "is required for a partner token"),
         Some(Role::Admin | Role::Viewer) => v.check(
             !institution_given,
             "institution_id",
@@ -204,10 +193,7 @@ async fn create(
         None => {}
     }
     let (Some(name), Some(role)) = (name, role) else {
-        return Err(v
-            .finish()
-            .err()
-            .unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
     };
     v.finish()?;
 
@@ -219,10 +205,7 @@ async fn create(
             .one(w.db())
             .await?;
         if found.is_none() {
-            return Err(ApiError::field(
-                "institution_id",
-                "no institution has this id",
-            ));
+            return Err(ApiError::field("institution_id", "no institution has this id"));
         }
     }
     let created = crate::tokens::create(w.db(), name.as_str(), role, institution_id).await?;
@@ -232,19 +215,12 @@ async fn create(
     // What an idempotent retry replays: everything but the secret.
     let stored = Reply::created(location.clone(), &CreatedToken::new(view.clone(), None));
     w.commit(change, stored).await?;
-    Ok(Reply::created(
-        location,
-        &CreatedToken::new(view, Some(created.secret)),
-    ))
+    Ok(Reply::created(location, &CreatedToken::new(view, Some(created.secret))))
 }
 
 #[utoipa::path(get, path = "/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The token, without its secret", body = Token)))]
-async fn get(
-    State(state): State<AppState>,
-    _admin: Admin,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Reply> {
+async fn get(State(state): State<AppState>, _admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Reply> {
     let row = token::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -258,11 +234,7 @@ async fn get(
         (status = 409, description = "`invalid_state`: this is the last live admin token; create another admin token first",
             body = super::error::Problem, content_type = "application/problem+json"),
     ))]
-async fn revoke(
-    State(state): State<AppState>,
-    Admin(caller): Admin,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Reply> {
+async fn revoke(State(state): State<AppState>, Admin(caller): Admin, Path(id): Path<Uuid>) -> ApiResult<Reply> {
     let w = Write::begin(&state.db, &caller).await?;
     // A role never changes, so reading it unlocked is safe.
     let target = token::Entity::find_by_id(id)

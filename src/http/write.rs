@@ -8,8 +8,8 @@ use super::reply::Reply;
 use crate::entities::audit_event;
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbErr, DatabaseConnection, DatabaseTransaction, Set, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Set, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -29,7 +29,13 @@ fn to_json<T: Serialize>(value: &T) -> Option<serde_json::Value> {
 
 impl Change {
     pub fn created<T: Serialize>(entity_type: &'static str, id: Uuid, after: &T) -> Change {
-        Change { action: "create".into(), entity_type, entity_id: id, before: None, after: to_json(after) }
+        Change {
+            action: "create".into(),
+            entity_type,
+            entity_id: id,
+            before: None,
+            after: to_json(after),
+        }
     }
 
     pub fn updated<B: Serialize, A: Serialize>(entity_type: &'static str, id: Uuid, before: &B, after: &A) -> Change {
@@ -37,7 +43,13 @@ impl Change {
     }
 
     pub fn deleted<T: Serialize>(entity_type: &'static str, id: Uuid, before: &T) -> Change {
-        Change { action: "delete".into(), entity_type, entity_id: id, before: to_json(before), after: None }
+        Change {
+            action: "delete".into(),
+            entity_type,
+            entity_id: id,
+            before: to_json(before),
+            after: None,
+        }
     }
 
     /// A named action such as `transition:active` or `achieve`.
@@ -48,7 +60,13 @@ impl Change {
         before: &B,
         after: &A,
     ) -> Change {
-        Change { action: action.into(), entity_type, entity_id: id, before: to_json(before), after: to_json(after) }
+        Change {
+            action: action.into(),
+            entity_type,
+            entity_id: id,
+            before: to_json(before),
+            after: to_json(after),
+        }
     }
 }
 
@@ -68,7 +86,10 @@ impl<'a> Write<'a> {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(Write { txn: db.begin_with_options(options).await?, caller })
+        Ok(Write {
+            txn: db.begin_with_options(options).await?,
+            caller,
+        })
     }
 
     pub fn db(&self) -> &DatabaseTransaction {
@@ -91,7 +112,12 @@ impl<'a> Write<'a> {
 }
 
 /// Writes one audit event; `token_id` is `None` for the system (seeding).
-pub async fn record(db: &impl ConnectionTrait, token_id: Option<Uuid>, actor: &str, change: Change) -> Result<(), DbErr> {
+pub async fn record(
+    db: &impl ConnectionTrait,
+    token_id: Option<Uuid>,
+    actor: &str,
+    change: Change,
+) -> Result<(), DbErr> {
     audit_event::ActiveModel {
         id: Set(Uuid::now_v7()),
         occurred_at: Set(Utc::now()),

@@ -34,7 +34,10 @@ pub struct Books {
 impl Books {
     /// Locks the fund's balances (creating them at zero the first time); 404 if no such fund.
     pub async fn open(db: &impl ConnectionTrait, fund_id: Uuid) -> ApiResult<Books> {
-        let fund = fund::Entity::find_by_id(fund_id).one(db).await?.ok_or(ApiError::NotFound)?;
+        let fund = fund::Entity::find_by_id(fund_id)
+            .one(db)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         let currency = fund
             .currency
             .parse()
@@ -55,7 +58,12 @@ impl Books {
             .one(db)
             .await?
             .ok_or_else(|| ApiError::Internal(format!("balances of fund {fund_id} vanished")))?;
-        Ok(Books { fund, currency, balances: balances_of(&row), seq: row.ledger_seq })
+        Ok(Books {
+            fund,
+            currency,
+            balances: balances_of(&row),
+            seq: row.ledger_seq,
+        })
     }
 
     pub fn balances(&self) -> Balances {
@@ -98,7 +106,11 @@ impl Books {
 }
 
 pub fn balances_of(row: &fund_balance::Model) -> Balances {
-    Balances { contributed: row.contributed_minor, disbursed: row.disbursed_minor, committed: row.committed_minor }
+    Balances {
+        contributed: row.contributed_minor,
+        disbursed: row.disbursed_minor,
+        committed: row.committed_minor,
+    }
 }
 
 impl From<Refusal> for ApiError {
@@ -108,11 +120,18 @@ impl From<Refusal> for ApiError {
                 "insufficient_funds",
                 format!("the fund has {available} minor units available; this needs {needed}"),
             ),
-            Refusal::OverDisbursement { limit, already, requested } => ApiError::conflict(
+            Refusal::OverDisbursement {
+                limit,
+                already,
+                requested,
+            } => ApiError::conflict(
                 "over_disbursement",
                 format!("{already} of {limit} minor units are already paid; {requested} more would pass the amount"),
             ),
-            Refusal::OutOfRange => ApiError::field("amount", "the fund's totals would leave the range the ledger can record"),
+            Refusal::OutOfRange => ApiError::field(
+                "amount",
+                "the fund's totals would leave the range the ledger can record",
+            ),
         }
     }
 }

@@ -52,7 +52,10 @@ impl Resp {
             .unwrap_or_default()
     }
     pub fn id(&self) -> String {
-        self.body["id"].as_str().unwrap_or_else(|| panic!("no id in {}", self.body)).to_owned()
+        self.body["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {}", self.body))
+            .to_owned()
     }
 }
 
@@ -77,29 +80,65 @@ impl TestApp {
 
     pub async fn postgres(admin_url: &str) -> TestApp {
         let name = format!("ct_test_{}", Uuid::new_v4().simple());
-        let admin = climate_tracker::db::connect(admin_url).await.expect("TEST_POSTGRES_URL must be reachable");
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        let admin = climate_tracker::db::connect(admin_url)
+            .await
+            .expect("TEST_POSTGRES_URL must be reachable");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
         admin.close().await.ok();
-        let (base, _) = admin_url.rsplit_once('/').expect("TEST_POSTGRES_URL needs a database path");
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("TEST_POSTGRES_URL needs a database path");
         let url = format!("{base}/{name}");
-        TestApp::start(&url, "postgres", Cleanup::Postgres { admin_url: admin_url.to_owned(), name }).await
+        TestApp::start(
+            &url,
+            "postgres",
+            Cleanup::Postgres {
+                admin_url: admin_url.to_owned(),
+                name,
+            },
+        )
+        .await
     }
 
     async fn start(url: &str, backend: &'static str, cleanup: Cleanup) -> TestApp {
         let db = climate_tracker::db::connect(url).await.expect("connect");
         climate_tracker::db::migrate_up(&db).await.expect("migrate");
-        let admin = climate_tracker::tokens::create(&db, "test admin", Role::Admin, None).await.expect("admin token").secret;
-        let router = climate_tracker::http::router(AppState { db: db.clone(), metrics: ops::metrics_handle() });
-        TestApp { db, router, admin, backend, cleanup: Some(cleanup) }
+        let admin = climate_tracker::tokens::create(&db, "test admin", Role::Admin, None)
+            .await
+            .expect("admin token")
+            .secret;
+        let router = climate_tracker::http::router(AppState {
+            db: db.clone(),
+            metrics: ops::metrics_handle(),
+        });
+        TestApp {
+            db,
+            router,
+            admin,
+            backend,
+            cleanup: Some(cleanup),
+        }
     }
 
     /// The reference data of REFERENCE.md, as `serve` loads it.
     pub async fn with_reference(self) -> TestApp {
-        climate_tracker::seed::reference(&self.db).await.expect("seed reference");
+        climate_tracker::seed::reference(&self.db)
+            .await
+            .expect("seed reference");
         self
     }
 
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -108,7 +147,9 @@ impl TestApp {
             req = req.header(*k, *v);
         }
         let req = match body {
-            Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())),
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
             None => req.body(Body::empty()),
         }
         .expect("request");
@@ -129,25 +170,29 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Resp {
-        self.request(Method::GET, path, Some(&self.admin.clone()), None, &[]).await
+        self.request(Method::GET, path, Some(&self.admin.clone()), None, &[])
+            .await
     }
     pub async fn get_as(&self, token: &str, path: &str) -> Resp {
         self.request(Method::GET, path, Some(token), None, &[]).await
     }
     pub async fn post(&self, path: &str, body: Value) -> Resp {
-        self.request(Method::POST, path, Some(&self.admin.clone()), Some(body), &[]).await
+        self.request(Method::POST, path, Some(&self.admin.clone()), Some(body), &[])
+            .await
     }
     pub async fn post_as(&self, token: &str, path: &str, body: Value) -> Resp {
         self.request(Method::POST, path, Some(token), Some(body), &[]).await
     }
     pub async fn patch(&self, path: &str, body: Value) -> Resp {
-        self.request(Method::PATCH, path, Some(&self.admin.clone()), Some(body), &[]).await
+        self.request(Method::PATCH, path, Some(&self.admin.clone()), Some(body), &[])
+            .await
     }
     pub async fn patch_as(&self, token: &str, path: &str, body: Value) -> Resp {
         self.request(Method::PATCH, path, Some(token), Some(body), &[]).await
     }
     pub async fn delete(&self, path: &str) -> Resp {
-        self.request(Method::DELETE, path, Some(&self.admin.clone()), None, &[]).await
+        self.request(Method::DELETE, path, Some(&self.admin.clone()), None, &[])
+            .await
     }
     pub async fn delete_as(&self, token: &str, path: &str) -> Resp {
         self.request(Method::DELETE, path, Some(token), None, &[]).await
@@ -155,7 +200,12 @@ impl TestApp {
 
     /// Creates a token through the API and returns its secret.
     pub async fn token(&self, role: &str, institution_id: Option<&str>) -> String {
-        let r = self.post("/api/v1/tokens", json!({"name": format!("{role} token"), "role": role, "institution_id": institution_id})).await;
+        let r = self
+            .post(
+                "/api/v1/tokens",
+                json!({"name": format!("{role} token"), "role": role, "institution_id": institution_id}),
+            )
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "token create: {}", r.body);
         r.body["secret"].as_str().expect("secret").to_owned()
     }
@@ -163,7 +213,10 @@ impl TestApp {
     /// Creates an institution through the API; returns its id.
     pub async fn institution(&self, code: &str, country: &str) -> String {
         let r = self
-            .post("/api/v1/institutions", json!({"code": code, "name": {"en": code, "zh": "机构"}, "kind": "university", "country": country}))
+            .post(
+                "/api/v1/institutions",
+                json!({"code": code, "name": {"en": code, "zh": "机构"}, "kind": "university", "country": country}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "institution create: {}", r.body);
         r.id()
@@ -179,7 +232,10 @@ impl TestApp {
     /// Adds an institution to a project.
     pub async fn participate(&self, project_id: &str, institution_id: &str, role: &str) {
         let r = self
-            .post(&format!("/api/v1/projects/{project_id}/participants"), json!({"institution_id": institution_id, "role": role}))
+            .post(
+                &format!("/api/v1/projects/{project_id}/participants"),
+                json!({"institution_id": institution_id, "role": role}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "participant: {}", r.body);
     }
@@ -209,10 +265,15 @@ impl Drop for TestApp {
                 // Drop runs outside async; a short-lived runtime on its own thread
                 // drops the database (FORCE ends the pool's open connections).
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
                     rt.block_on(async move {
                         if let Ok(admin) = climate_tracker::db::connect(&admin_url).await {
-                            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                            let _ = admin
+                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .await;
                             admin.close().await.ok();
                         }
                     });
