@@ -5,12 +5,30 @@ BIND ?= 127.0.0.1:8080
 DATABASE_URL ?= sqlite://climate-tracker.db?mode=rwc
 VENV := target/venv
 
-.PHONY: run test check fmt clippy openapi openapi-check openapi-validate build clean
+.PHONY: run demo test check fmt clippy openapi openapi-check openapi-validate build clean
 
 ## Build and serve on SQLite with the reference data.
 run:
 	$(CARGO) build --release
 	CLIMATE_TRACKER_DATABASE_URL='$(DATABASE_URL)' CLIMATE_TRACKER_BIND='$(BIND)' ./target/release/climate-tracker serve
+
+## The demo: reference data plus marked sample projects, grants and payments on
+## climate-tracker-demo.db, served with a fixed demo admin token and a new viewer token.
+DEMO_DATABASE_URL ?= sqlite://climate-tracker-demo.db?mode=rwc
+DEMO_ADMIN_TOKEN ?= ctk_demo-admin-not-a-secret
+demo:
+	$(CARGO) build --release
+	CLIMATE_TRACKER_DATABASE_URL='$(DEMO_DATABASE_URL)' ./target/release/climate-tracker seed demo
+	@viewer=$$(CLIMATE_TRACKER_DATABASE_URL='$(DEMO_DATABASE_URL)' ./target/release/climate-tracker token create --name 'demo viewer' --role viewer 2>/dev/null) && \
+	echo && \
+	echo "  climate-tracker demo: sample data, the amounts are not real" && \
+	echo "  dashboard  http://$(BIND)/       paste the viewer token" && \
+	echo "  API docs   http://$(BIND)/docs   Authorize with either token" && \
+	echo "  viewer token (new, read-only):  $$viewer" && \
+	echo "  admin token (fixed, demo only): $(DEMO_ADMIN_TOKEN)" && \
+	echo && \
+	CLIMATE_TRACKER_DATABASE_URL='$(DEMO_DATABASE_URL)' CLIMATE_TRACKER_BIND='$(BIND)' \
+	CLIMATE_TRACKER_ADMIN_TOKEN='$(DEMO_ADMIN_TOKEN)' ./target/release/climate-tracker serve
 
 ## Every test, on SQLite; on PostgreSQL too when TEST_POSTGRES_URL is set.
 test:

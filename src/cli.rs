@@ -54,6 +54,8 @@ enum Direction {
 #[derive(Clone, Copy, ValueEnum)]
 enum SeedSet {
     Reference,
+    /// The reference data plus sample projects, grants and payments (codes `sample-…`).
+    Demo,
 }
 
 #[derive(Subcommand)]
@@ -137,6 +139,22 @@ async fn execute(cli: Cli) -> CliResult {
             db::migrate_up(&db).await?;
             let added = seed::reference(&db).await?;
             eprintln!("reference data loaded ({added} records added)");
+            Ok(())
+        }
+        Some(Command::Seed { set: SeedSet::Demo, .. }) => {
+            let db = db::connect(&url).await?;
+            db::migrate_up(&db).await?;
+            let added = seed::demo(&db).await?;
+            eprintln!(
+                "demo data loaded ({} reference records, {} contributions and {} sample projects added)",
+                added.reference, added.contributions, added.projects
+            );
+            if added.no_live_admin {
+                eprintln!(
+                    "no live admin token exists yet: `serve` with CLIMATE_TRACKER_ADMIN_TOKEN set ensures one, \
+                     or create one with `climate-tracker token create --name me --role admin`"
+                );
+            }
             Ok(())
         }
         Some(Command::Serve(settings)) => crate::server::serve(&url, settings).await,

@@ -1,6 +1,10 @@
 //! Reference data from REFERENCE.md, kept in `seed/reference.json` and
 //! loaded idempotently: a record whose code exists is left as it is.
 
+mod demo;
+
+pub use demo::{Added as DemoAdded, DemoError, SAMPLE_PREFIX, demo};
+
 use crate::entities::{alliance, fund, institution};
 use crate::http::write::{Change, record};
 use chrono::{NaiveDate, Utc};

@@ -20,6 +20,7 @@ mod grants;
 mod institutions;
 pub mod ledger;
 mod milestones;
+mod page;
 mod projects;
 pub mod scope;
 mod status;
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
     let (api_router, doc) = api(&state);
     api_router
         .merge(docs::ui(doc))
+        .merge(page::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(from_fn(ops::record_metrics))
