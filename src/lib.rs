@@ -5,6 +5,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod entities;
+pub mod export;
 pub mod http;
 pub mod seed;
 pub mod server;

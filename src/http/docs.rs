@@ -32,6 +32,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "projects", description = "Cooperation projects and their participants"),
         (name = "milestones", description = "Milestones and progress reports"),
         (name = "dashboard", description = "Figures across the cooperation (not for partners)"),
+        (name = "exports", description = "Open data: CSV, 360Giving and IATI 2.03 (not for partners)"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "audit", description = "Audit trail (admin)"),
         (name = "ops", description = "Health, readiness and metrics (no auth)"),

@@ -15,6 +15,7 @@ mod alliances;
 mod audit_events;
 pub(crate) mod dashboard;
 mod docs;
+mod exports;
 mod funds;
 mod grants;
 mod institutions;
@@ -64,6 +65,7 @@ fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(projects::router())
         .merge(status::router())
         .merge(dashboard::router())
+        .merge(exports::router())
         .merge(milestones::router())
         .merge(tokens::router())
         .merge(audit_events::router())
