@@ -158,12 +158,6 @@ async fn execute(cli: Cli) -> CliResult {
             Ok(())
         }
         Some(Command::Serve(settings)) => crate::server::serve(&url, settings).await,
-        None => {
-            let settings = config::Serve {
-                bind: std::env::var("CLIMATE_TRACKER_BIND").unwrap_or_else(|_| config::DEFAULT_BIND.into()),
-                admin_token: std::env::var("CLIMATE_TRACKER_ADMIN_TOKEN").ok(),
-            };
-            crate::server::serve(&url, settings).await
-        }
+        None => crate::server::serve(&url, config::Serve::from_env()?).await,
     }
 }

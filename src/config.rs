@@ -20,4 +20,89 @@ pub struct Serve {
     /// When set, a token with this secret and role admin is ensured at start-up.
     #[arg(long, env = "CLIMATE_TRACKER_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    #[command(flatten)]
+    pub security: Security,
+}
+
+/// Protections around every request: limits, timeouts, CORS, rate limiting.
+/// The defaults change nothing a well-behaved client notices.
+#[derive(Args, Clone, Debug)]
+pub struct Security {
+    /// Requests served at once by this instance; more are refused at once with 503.
+    #[arg(long, env = "CLIMATE_TRACKER_MAX_CONCURRENT_REQUESTS", default_value_t = DEFAULT_MAX_CONCURRENT_REQUESTS,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_requests: u32,
+    /// A request that takes longer is cut off with 503 (its transaction rolls back). At most
+    /// 50 s: an idempotency claim with no reply after 60 s is taken for a dead request.
+    #[arg(long, env = "CLIMATE_TRACKER_REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=50))]
+    pub request_timeout_secs: u64,
+    /// Requests per minute per token, per instance (0: no limit); past it 429 with Retry-After.
+    #[arg(long, env = "CLIMATE_TRACKER_RATE_LIMIT_PER_MINUTE", default_value_t = 0)]
+    pub rate_limit_per_minute: u32,
+    /// Origins allowed to call the API from a browser, comma-separated
+    /// (`https://dash.example.org`), or `*`; unset: no cross-origin access.
+    #[arg(long, env = "CLIMATE_TRACKER_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<Origin>,
+    /// Send `Strict-Transport-Security` (only when clients reach the service over HTTPS).
+    #[arg(long, env = "CLIMATE_TRACKER_HSTS")]
+    pub hsts: bool,
+}
+
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: u32 = 512;
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+
+impl Default for Security {
+    fn default() -> Self {
+        Security {
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
+            rate_limit_per_minute: 0,
+            cors_origins: Vec::new(),
+            hsts: false,
+        }
+    }
+}
+
+/// A browser origin as CORS compares it: `scheme://host[:port]`, or `*` for any.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Any,
+    Exact(axum::http::HeaderValue),
+}
+
+fn parse_origin(s: &str) -> Result<Origin, String> {
+    let s = s.trim();
+    if s == "*" {
+        return Ok(Origin::Any);
+    }
+    let host = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{s}' is not an origin such as https://dash.example.org"))?;
+    let valid_host = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if !valid_host {
+        return Err(format!(
+            "'{s}' is not an origin such as https://dash.example.org (no path, no trailing slash)"
+        ));
+    }
+    axum::http::HeaderValue::from_str(s)
+        .map(Origin::Exact)
+        .map_err(|e| e.to_string())
+}
+
+impl Serve {
+    /// The `serve` settings from the environment and defaults alone, for
+    /// when `serve` is implied rather than typed.
+    pub fn from_env() -> Result<Serve, clap::Error> {
+        #[derive(clap::Parser)]
+        struct Implied {
+            #[command(flatten)]
+            serve: Serve,
+        }
+        <Implied as clap::Parser>::try_parse_from(["climate-tracker"]).map(|i| i.serve)
+    }
 }

@@ -22,9 +22,18 @@ pub async fn serve(url: &str, settings: Serve) -> Result<(), Box<dyn std::error:
         );
     }
 
+    let sealed = http::write::seal_unchained(&db).await?;
+    if sealed > 0 {
+        tracing::info!(
+            events = sealed,
+            "chained audit events written before the hash chain existed"
+        );
+    }
+
     let state = http::AppState {
         db,
         metrics: http::ops::metrics_handle(),
+        security: http::security::Security::new(settings.security.clone()),
     };
     let listener = tokio::net::TcpListener::bind(&settings.bind).await?;
     let addr = listener.local_addr()?;

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_registry;
 mod m20261125_000002_money;
+mod m20261125_000003_audit_chain;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_registry::Migration),
             Box::new(m20261125_000002_money::Migration),
+            Box::new(m20261125_000003_audit_chain::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@
 //! `Money` never checks it again.
 
 pub mod codes;
+pub mod date;
 pub mod kinds;
 pub mod ledger;
 pub mod money;
@@ -12,5 +13,6 @@ pub mod status;
 pub mod text;
 
 pub use codes::{Code, CountryCode};
+pub use date::Date;
 pub use money::{Currency, Money};
 pub use text::{Line, LocalizedText, LongText, Note, ShortText};

@@ -10,8 +10,12 @@ use std::fmt;
 
 /// The largest absolute amount accepted: 10^15 major units.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+/// 10^15 in thousandths still fits an `i64` (about 9.2 × 10^18).
+const MAX_MINOR_DIGITS: u16 = 3;
 
-/// An ISO 4217 currency that has a minor unit (so XAU, XDR… are refused).
+/// An ISO 4217 currency that has a minor unit (so XAU, XDR… are refused) of
+/// at most three decimals: 10^15 of a four-decimal unit of account (CLF,
+/// UYW) would not fit the 64-bit count of minor units money is stored as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, pattern = "^[A-Z]{3}$", example = "CNY")]
@@ -32,9 +36,9 @@ impl std::str::FromStr for Currency {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match iso_currency::Currency::from_code(s) {
-            Some(c) if c.exponent().is_some() => Ok(Currency(c)),
+            Some(c) if c.exponent().is_some_and(|e| e <= MAX_MINOR_DIGITS) => Ok(Currency(c)),
             _ => Err(format!(
-                "'{s}' is not an ISO 4217 currency code with a minor unit (e.g. CNY)"
+                "'{s}' is not an ISO 4217 currency code with a minor unit of at most 3 decimals (e.g. CNY)"
             )),
         }
     }
@@ -270,5 +274,11 @@ mod tests {
         assert!("XAU".parse::<Currency>().is_err());
         assert!("cny".parse::<Currency>().is_err());
         assert_eq!("KWD".parse::<Currency>().unwrap().minor_digits(), 3);
+        assert!(
+            "CLF".parse::<Currency>().is_err(),
+            "four decimals: 10^15 would overflow"
+        );
+        let kwd: Currency = "KWD".parse().unwrap();
+        assert!(Money::parse("999999999999999.999", kwd).is_ok());
     }
 }

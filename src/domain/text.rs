@@ -36,6 +36,13 @@ impl<const MAX: usize> LocalizedText<MAX> {
     }
 }
 
+/// Refuses control characters other than tab and line breaks: invisible,
+/// never meant, and NUL cannot be stored by PostgreSQL at all.
+fn control_character(text: &str) -> Option<char> {
+    text.chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
 /// A pragmatic BCP 47 check: a 2-3 letter primary language, then subtags of
 /// 1-8 letters or digits (`en`, `zh-Hans`, `to-TO`).
 fn is_language_tag(tag: &str) -> bool {
@@ -61,6 +68,9 @@ impl<const MAX: usize> TryFrom<BTreeMap<String, String>> for LocalizedText<MAX> 
             }
             if text.chars().count() > MAX {
                 return Err(format!("the '{tag}' text is longer than {MAX} characters"));
+            }
+            if let Some(c) = control_character(text) {
+                return Err(format!("the '{tag}' text contains the control character {c:?}"));
             }
         }
         Ok(LocalizedText(map))
@@ -134,6 +144,15 @@ mod tests {
         assert!(parse(serde_json::json!({"en": "x".repeat(501)})).is_err());
         assert!(serde_json::from_value::<LongText>(serde_json::json!({"en": "x".repeat(501)})).is_ok());
     }
+
+    #[test]
+    fn refuses_control_characters_but_keeps_line_breaks() {
+        assert!(parse(serde_json::json!({"en": "a\u{0}b"})).is_err());
+        assert!(parse(serde_json::json!({"en": "a\u{1b}b"})).is_err());
+        assert!(parse(serde_json::json!({"en": "line one\nline two\tand\r\n"})).is_ok());
+        assert!(serde_json::from_value::<Note>(serde_json::json!("a\u{0}b")).is_err());
+        assert!(serde_json::from_value::<Note>(serde_json::json!("a\nb")).is_ok());
+    }
 }
 
 /// A plain, single-language string: non-blank, at most `MAX` characters
@@ -158,6 +177,8 @@ impl<const MAX: usize> TryFrom<String> for Plain<MAX> {
             Err("may not be empty".into())
         } else if s.chars().count() > MAX {
             Err(format!("is longer than {MAX} characters"))
+        } else if let Some(c) = control_character(&s) {
+            Err(format!("contains the control character {c:?}"))
         } else {
             Ok(Plain(s))
         }

@@ -2,6 +2,7 @@
 //! these; the API speaks in `http` types and the rules in `domain` types.
 
 pub mod alliance;
+pub mod audit_chain_head;
 pub mod audit_event;
 pub mod contribution;
 pub mod disbursement;

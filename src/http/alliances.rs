@@ -12,6 +12,7 @@ use super::input::Validator;
 use super::pagination::{Page, PageRequest, contains_pattern};
 use super::reply::{Reply, Versioned, check_if_match};
 use super::write::{Change, Write};
+use crate::domain::Date;
 use crate::domain::kinds::MemberRole;
 use crate::domain::{Code, LongText, ShortText};
 use crate::entities::{alliance, institution, membership};
@@ -199,7 +200,7 @@ crate::input! {
         name: ShortText,
         description: Option<LongText>,
         #[schema(required = true)]
-        founded_on: NaiveDate,
+        founded_on: Date,
         secretariat_institution_id: Option<Uuid>,
         /// At most 20, each 1 to 100 characters; duplicates are dropped. Default none.
         #[schema(max_items = 20)]
@@ -213,7 +214,7 @@ crate::input! {
         code: Code,
         name: ShortText,
         description: Option<LongText>,
-        founded_on: NaiveDate,
+        founded_on: Date,
         secretariat_institution_id: Option<Uuid>,
         #[schema(max_items = 20)]
         focus_areas: Vec<FocusArea>,
@@ -229,7 +230,7 @@ crate::input! {
         #[schema(required = true)]
         role: MemberRole,
         #[schema(required = true)]
-        joined_on: NaiveDate,
+        joined_on: Date,
     }
 }
 
@@ -237,7 +238,7 @@ crate::input! {
     /// Changes to an active membership.
     pub struct MembershipChanges {
         role: MemberRole,
-        joined_on: NaiveDate,
+        joined_on: Date,
     }
 }
 
@@ -298,7 +299,7 @@ async fn create(
     let code = v.required("code", body.code);
     let name = v.required("name", body.name);
     let description = v.optional("description", body.description);
-    let founded_on = v.required("founded_on", body.founded_on);
+    let founded_on = v.required("founded_on", body.founded_on).map(Date::naive);
     let secretariat = v.optional("secretariat_institution_id", body.secretariat_institution_id);
     let focus = v.change("focus_areas", body.focus_areas);
     let focus = focus_areas(&mut v, focus).unwrap_or_else(|| serde_json::json!([]));
@@ -360,7 +361,7 @@ async fn patch(
     let code = v.change("code", body.code);
     let name = v.change("name", body.name);
     let description = v.change_nullable("description", body.description);
-    let founded_on = v.change("founded_on", body.founded_on);
+    let founded_on = v.change("founded_on", body.founded_on).map(Date::naive);
     let secretariat = v.change_nullable("secretariat_institution_id", body.secretariat_institution_id);
     let focus = v.change("focus_areas", body.focus_areas);
     let focus = focus_areas(&mut v, focus);
@@ -500,7 +501,7 @@ async fn add_member(
     caller.require_admin()?;
     let institution_id = v.required("institution_id", body.institution_id);
     let role = v.required("role", body.role);
-    let joined_on = v.required("joined_on", body.joined_on);
+    let joined_on = v.required("joined_on", body.joined_on).map(Date::naive);
     check_institution(&state.db, &mut v, "institution_id", institution_id).await?;
     let (Some(institution_id), Some(role), Some(joined_on)) = (institution_id, role, joined_on) else {
         return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
@@ -564,7 +565,7 @@ async fn patch_member(
 ) -> ApiResult<Reply> {
     caller.require_admin()?;
     let role = v.change("role", body.role);
-    let joined_on = v.change("joined_on", body.joined_on);
+    let joined_on = v.change("joined_on", body.joined_on).map(Date::naive);
     v.finish()?;
 
     let w = Write::begin(&state.db, &caller).await?;

@@ -10,6 +10,7 @@ use super::ledger::{FundSummary, fund_summary, stored};
 use super::milestones::{open_statuses, overdue_condition};
 use super::reply::{Reply, Versioned};
 use super::status::{awarded_statuses, sum_minor};
+use crate::domain::Date;
 use crate::domain::ledger::Balances;
 use crate::domain::money::Money;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
@@ -68,7 +69,7 @@ impl Versioned for DashboardSummary {
 #[into_params(parameter_in = Query)]
 pub struct AsOf {
     /// The day figures are judged on; default today (UTC).
-    as_of: Option<NaiveDate>,
+    as_of: Option<Date>,
 }
 
 /// Every status of a vocabulary with its count (0 when absent).
@@ -95,7 +96,7 @@ async fn count(db: &impl ConnectionTrait, select: Select<milestone::Entity>) -> 
     responses((status = 200, description = "Counts, funds and milestones across the cooperation", body = DashboardSummary)))]
 async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<AsOf>) -> ApiResult<Reply> {
     caller.require_staff()?;
-    let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let as_of = q.as_of.map(Date::naive).unwrap_or_else(|| Utc::now().date_naive());
     let db = &state.db;
     let projects: Vec<(String, i64)> = project::Entity::find()
         .select_only()

@@ -65,6 +65,33 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
         .into()
 }
 
+/// 429, which any `/api/v1` operation may answer when a rate limit is configured.
+fn rate_limited() -> RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::header::HeaderBuilder;
+    ResponseBuilder::new()
+        .description(
+            "`rate_limited`: this token sent more requests per minute than this instance allows \
+             (`CLIMATE_TRACKER_RATE_LIMIT_PER_MINUTE`); retry after `Retry-After` seconds",
+        )
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer),
+                ))
+                .description(Some("Seconds to wait before the next request"))
+                .build(),
+        )
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(Problem::name())))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
 /// Handlers in different modules share names (`list`, `get`…); where an
 /// operation id repeats, it is prefixed with the operation's tag.
 fn unique_operation_ids(doc: &mut OpenApi) {
@@ -126,7 +153,11 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
             };
             add("401", "`unauthorized`: missing, unknown or revoked token");
             add("403", "`forbidden`: the token's role may not do this");
-            add("503", "`service_unavailable`: the database is unreachable; retry later");
+            add(
+                "503",
+                "`service_unavailable`: the database is unreachable, the instance is at capacity, \
+                 or the request took too long; retry after `Retry-After` seconds",
+            );
             if has_path_params {
                 add("404", "`not_found`: no such resource, or not visible to this token");
             }
@@ -163,6 +194,10 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
                     "`idempotency_in_progress`: the same Idempotency-Key is still running; or a rule refused the change",
                 );
             }
+            op.responses
+                .responses
+                .entry("429".to_owned())
+                .or_insert_with(rate_limited);
         }
     }
 }

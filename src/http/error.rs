@@ -70,6 +70,13 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the database is unavailable")]
     Unavailable,
+    #[error("the service is at capacity; retry shortly")]
+    Overloaded,
+    #[error("the request took longer than {0} s and was cut off; nothing was changed")]
+    TimedOut(u64),
+    /// Too many requests for one token: 429 with `Retry-After` (whole seconds, at least 1).
+    #[error("too many requests for this token; retry after {retry_after} s")]
+    RateLimited { retry_after: u64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -97,7 +104,8 @@ impl ApiError {
             ApiError::VersionMismatch(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Overloaded | ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -114,7 +122,8 @@ impl ApiError {
             ApiError::IdempotencyKeyReused(_) => "idempotency_key_reused",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Unavailable => "service_unavailable",
+            ApiError::Unavailable | ApiError::Overloaded | ApiError::TimedOut(_) => "service_unavailable",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -150,6 +159,11 @@ impl IntoResponse for ApiError {
             tracing::error!(error = %msg, "internal error");
         }
         let status = self.status();
+        let retry_after = match &self {
+            ApiError::RateLimited { retry_after } => Some(*retry_after),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(5),
+            _ => None,
+        };
         let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
@@ -160,8 +174,8 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -181,6 +195,14 @@ impl From<DbErr> for ApiError {
             }
             _ => {}
         }
+        if is_data_exception(&e) {
+            // A last line of defence: the parsers refuse such values first.
+            tracing::warn!(error = %e, "the database refused a value from a request");
+            return ApiError::field(
+                "request",
+                "holds a value the database cannot store (a NUL character, or a date or number out of range)",
+            );
+        }
         if is_unavailable(&e) {
             tracing::warn!(error = %e, "database unavailable");
             return ApiError::Unavailable;
@@ -196,6 +218,23 @@ fn is_restricted_delete(e: &DbErr) -> bool {
         DbErr::Query(RuntimeErr::SqlxError(x)) | DbErr::Exec(RuntimeErr::SqlxError(x)) => match &**x {
             sea_orm::sqlx::Error::Database(d) => {
                 d.code().as_deref() == Some("1811") && d.message().contains("FOREIGN KEY")
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// PostgreSQL's class 22, "data exception": a value in the statement could
+/// not be stored or compared (NUL in text, a year out of range…). Only a
+/// request can bring such a value, so it is the client's 422, not a 500.
+fn is_data_exception(e: &DbErr) -> bool {
+    match e {
+        DbErr::Query(RuntimeErr::SqlxError(x)) | DbErr::Exec(RuntimeErr::SqlxError(x)) => match &**x {
+            sea_orm::sqlx::Error::Database(d) => {
+                d.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                    && d.code().is_some_and(|c| c.starts_with("22"))
             }
             _ => false,
         },

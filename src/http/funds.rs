@@ -10,6 +10,7 @@ use super::input::Field;
 use super::pagination::{Page, PageRequest, contains_pattern};
 use super::reply::{Reply, Versioned, check_if_match};
 use super::write::{Change, Write};
+use crate::domain::Date;
 use crate::domain::{Code, Currency, ShortText};
 use crate::entities::fund;
 use axum::extract::State;
@@ -88,7 +89,7 @@ crate::input! {
         #[schema(required = true)]
         sponsor_institution_id: Uuid,
         #[schema(required = true)]
-        established_on: NaiveDate,
+        established_on: Date,
         /// At most 20, each 1 to 100 characters; duplicates are dropped. Default none.
         #[schema(max_items = 20)]
         focus_areas: Vec<FocusArea>,
@@ -102,7 +103,7 @@ crate::input! {
         code: Code,
         name: ShortText,
         sponsor_institution_id: Uuid,
-        established_on: NaiveDate,
+        established_on: Date,
         #[schema(max_items = 20)]
         focus_areas: Vec<FocusArea>,
         /// Accepted only to be refused with a reason, so it is not documented.
@@ -155,7 +156,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Input(body, mut v
     let name = v.required("name", body.name);
     let currency = v.required("currency", body.currency);
     let sponsor = v.required("sponsor_institution_id", body.sponsor_institution_id);
-    let established_on = v.required("established_on", body.established_on);
+    let established_on = v.required("established_on", body.established_on).map(Date::naive);
     let focus = v.change("focus_areas", body.focus_areas);
     let focus = focus_areas(&mut v, focus).unwrap_or_else(|| serde_json::json!([]));
     check_institution(&state.db, &mut v, "sponsor_institution_id", sponsor).await?;
@@ -218,7 +219,7 @@ async fn patch(
     let code = v.change("code", body.code);
     let name = v.change("name", body.name);
     let sponsor = v.change("sponsor_institution_id", body.sponsor_institution_id);
-    let established_on = v.change("established_on", body.established_on);
+    let established_on = v.change("established_on", body.established_on).map(Date::naive);
     let focus = v.change("focus_areas", body.focus_areas);
     let focus = focus_areas(&mut v, focus);
     let currency_sent = !matches!(body.currency, Field::Missing);

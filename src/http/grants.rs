@@ -16,6 +16,7 @@ use super::pagination::{Page, PageRequest};
 use super::reply::{Reply, Versioned, check_if_match};
 use super::status::sum_minor;
 use super::write::{Change, Write};
+use crate::domain::Date;
 use crate::domain::ledger::{Movement, check_payable};
 use crate::domain::money::{Money, PositiveMoney};
 use crate::domain::status::{GrantStatus, MilestoneStatus};
@@ -227,7 +228,7 @@ crate::input! {
     pub struct NewTranche {
         #[schema(required = true)]
         amount: PositiveMoney,
-        due_on: Option<NaiveDate>,
+        due_on: Option<Date>,
         /// A milestone of the grant's project; the tranche is payable once it is achieved.
         milestone_id: Option<Uuid>,
     }
@@ -241,7 +242,7 @@ crate::input! {
         #[schema(required = true)]
         amount: PositiveMoney,
         #[schema(required = true)]
-        paid_on: NaiveDate,
+        paid_on: Date,
         tranche_id: Option<Uuid>,
         reference: Option<Line>,
         local_amount: Option<PositiveMoney>,
@@ -633,7 +634,7 @@ async fn add_tranche(
     Input(body, mut v): Input<NewTranche>,
 ) -> ApiResult<Reply> {
     let amount = v.required("amount", body.amount).map(PositiveMoney::money);
-    let due_on = v.optional("due_on", body.due_on);
+    let due_on = v.optional("due_on", body.due_on).map(Date::naive);
     let milestone_id = v.optional("milestone_id", body.milestone_id);
     let Some(amount) = amount else {
         return Err(incomplete(v));
@@ -749,7 +750,7 @@ async fn disburse(
     Input(body, mut v): Input<NewDisbursement>,
 ) -> ApiResult<Reply> {
     let amount = v.required("amount", body.amount).map(PositiveMoney::money);
-    let paid_on = v.required("paid_on", body.paid_on);
+    let paid_on = v.required("paid_on", body.paid_on).map(Date::naive);
     let tranche_id = v.optional("tranche_id", body.tranche_id);
     let reference = v.optional("reference", body.reference);
     let local_amount = v.optional("local_amount", body.local_amount).map(PositiveMoney::money);

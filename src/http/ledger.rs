@@ -8,6 +8,7 @@ use super::extract::{Input, Path, Query};
 use super::pagination::{Page, PageRequest};
 use super::reply::{Reply, Versioned};
 use super::write::{Change, Write};
+use crate::domain::Date;
 use crate::domain::ledger::{Balances, Movement};
 use crate::domain::money::{Money, PositiveMoney};
 use crate::domain::status::GrantStatus;
@@ -78,7 +79,7 @@ crate::input! {
         #[schema(required = true)]
         amount: PositiveMoney,
         #[schema(required = true)]
-        received_on: NaiveDate,
+        received_on: Date,
         reference: Option<Line>,
     }
 }
@@ -209,7 +210,7 @@ async fn contribute(
     caller.require_admin()?;
     let contributor = v.required("contributor_institution_id", body.contributor_institution_id);
     let amount = v.required("amount", body.amount).map(PositiveMoney::money);
-    let received_on = v.required("received_on", body.received_on);
+    let received_on = v.required("received_on", body.received_on).map(Date::naive);
     let reference = v.optional("reference", body.reference);
     let (Some(contributor), Some(amount), Some(received_on)) = (contributor, amount, received_on) else {
         return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));

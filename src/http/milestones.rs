@@ -9,6 +9,7 @@ use super::pagination::{Page, PageRequest};
 use super::reply::{Reply, Versioned, check_if_match};
 use super::scope;
 use super::write::{Change, Write};
+use crate::domain::Date;
 use crate::domain::kinds::Role;
 use crate::domain::status::MilestoneStatus;
 use crate::domain::{LongText, Note, ShortText};
@@ -148,7 +149,7 @@ crate::input! {
         title: ShortText,
         description: Option<LongText>,
         #[schema(required = true)]
-        due_on: NaiveDate,
+        due_on: Date,
     }
 }
 
@@ -158,7 +159,7 @@ crate::input! {
     pub struct MilestoneChanges {
         title: ShortText,
         description: Option<LongText>,
-        due_on: NaiveDate,
+        due_on: Date,
     }
 }
 
@@ -177,7 +178,7 @@ crate::input! {
     #[schema(example = json!({"achieved_on": "2025-09-12", "evidence": "Commissioning certificate No. 2025-114"}))]
     pub struct Achievement {
         #[schema(required = true)]
-        achieved_on: NaiveDate,
+        achieved_on: Date,
         #[schema(required = true)]
         evidence: Note,
     }
@@ -190,7 +191,7 @@ crate::input! {
         #[schema(required = true)]
         note: Note,
         progress_percent: Option<Percent>,
-        reported_on: Option<NaiveDate>,
+        reported_on: Option<Date>,
     }
 }
 
@@ -210,9 +211,9 @@ pub struct ListMilestones {
     /// `false`: only the others.
     overdue: Option<bool>,
     /// Only milestones with `due_on` before this date.
-    due_before: Option<NaiveDate>,
+    due_before: Option<Date>,
     /// The day `overdue` is judged on; default today (UTC).
-    as_of: Option<NaiveDate>,
+    as_of: Option<Date>,
     project_id: Option<Uuid>,
     /// 1 to 200, default 50.
     limit: Option<u64>,
@@ -302,7 +303,7 @@ async fn create_milestone(
 ) -> ApiResult<Reply> {
     let title = v.required("title", body.title);
     let description = v.optional("description", body.description);
-    let due_on = v.required("due_on", body.due_on);
+    let due_on = v.required("due_on", body.due_on).map(Date::naive);
     let (Some(title), Some(due_on)) = (title, due_on) else {
         return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
     };
@@ -343,7 +344,7 @@ async fn list_milestones(
     Query(q): Query<ListMilestones>,
 ) -> ApiResult<axum::Json<Page<Milestone>>> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    let as_of = q.as_of.unwrap_or_else(today);
+    let as_of = q.as_of.map(Date::naive).unwrap_or_else(today);
     let mut select = scope::visible_projects(milestone::Entity::find(), &caller, milestone::Column::ProjectId);
     if let Some(status) = q.status {
         select = select.filter(milestone::Column::Status.eq(status.as_str()));
@@ -353,7 +354,7 @@ async fn list_milestones(
         Some(false) => select = select.filter(overdue_condition(as_of).not().into_condition()),
         None => {}
     }
-    if let Some(before) = q.due_before {
+    if let Some(before) = q.due_before.map(Date::naive) {
         select = select.filter(milestone::Column::DueOn.lt(before));
     }
     if let Some(project) = q.project_id {
@@ -397,7 +398,7 @@ async fn patch_milestone(
 ) -> ApiResult<Reply> {
     let title = v.change("title", body.title);
     let description = v.change_nullable("description", body.description);
-    let due_on = v.change("due_on", body.due_on);
+    let due_on = v.change("due_on", body.due_on).map(Date::naive);
     v.finish()?;
 
     let w = Write::begin(&state.db, &caller).await?;
@@ -487,7 +488,7 @@ async fn achieve_milestone(
     Path(id): Path<Uuid>,
     Input(body, mut v): Input<Achievement>,
 ) -> ApiResult<Reply> {
-    let achieved_on = v.required("achieved_on", body.achieved_on);
+    let achieved_on = v.required("achieved_on", body.achieved_on).map(Date::naive);
     if let Some(day) = achieved_on {
         v.check(day <= latest_today(), "achieved_on", "may not be in the future");
     }
@@ -560,7 +561,7 @@ async fn create_report(
 ) -> ApiResult<Reply> {
     let note = v.required("note", body.note);
     let progress_percent = v.optional("progress_percent", body.progress_percent);
-    let reported_on = v.optional("reported_on", body.reported_on);
+    let reported_on = v.optional("reported_on", body.reported_on).map(Date::naive);
     if let Some(day) = reported_on {
         v.check(day <= latest_today(), "reported_on", "may not be in the future");
     }

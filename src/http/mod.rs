@@ -9,6 +9,7 @@ pub mod input;
 pub mod ops;
 pub mod pagination;
 pub mod reply;
+pub mod security;
 pub mod write;
 
 mod alliances;
@@ -29,13 +30,9 @@ mod tokens;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{from_fn, from_fn_with_state};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sea_orm::DatabaseConnection;
-use std::time::Duration;
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -44,14 +41,14 @@ pub use error::{ApiError, ApiResult};
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// A request that takes longer is cut off (it never holds a transaction that long).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub metrics: PrometheusHandle,
+    /// Limits, headers, CORS and rate limiting, from the settings.
+    pub security: security::Security,
 }
 
 /// The versioned API and its OpenAPI document, declared together.
@@ -70,6 +67,7 @@ fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tokens::router())
         .merge(audit_events::router())
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
+        .layer(from_fn_with_state(state.clone(), security::rate_limit))
         .layer(from_fn_with_state(state.clone(), auth::authenticate));
     let (router, mut doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/api/v1", v1)
@@ -87,6 +85,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let state = AppState {
         db: DatabaseConnection::default(),
         metrics: ops::metrics_handle(),
+        security: Default::default(),
     };
     api(&state).1
 }
@@ -99,15 +98,10 @@ pub fn router(state: AppState) -> Router {
         .merge(page::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn_with_state(state.clone(), security::limit))
         .layer(from_fn(ops::record_metrics))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ))
+        .layer(from_fn_with_state(state.clone(), security::headers))
+        .layer(tower::util::option_layer(security::cors(&state.security)))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

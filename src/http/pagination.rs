@@ -53,9 +53,13 @@ impl PageRequest {
     }
 }
 
+/// The id a cursor names. Every id is a UUIDv7, so sixteen bytes that are
+/// not one were not written by this service.
 fn decode_cursor(cursor: &str) -> Option<Uuid> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    Uuid::from_slice(&bytes).ok()
+    Uuid::from_slice(&bytes)
+        .ok()
+        .filter(|id| id.get_version() == Some(uuid::Version::SortRand) && id.get_variant() == uuid::Variant::RFC4122)
 }
 
 fn encode_cursor(id: Uuid) -> String {
@@ -113,6 +117,7 @@ mod tests {
         let id = Uuid::now_v7();
         assert_eq!(decode_cursor(&encode_cursor(id)), Some(id));
         assert!(PageRequest::parse(Some(10), Some("not a cursor!")).is_err());
+        assert!(PageRequest::parse(Some(10), Some(&encode_cursor(Uuid::new_v4()))).is_err());
         assert!(PageRequest::parse(Some(0), None).is_err());
         assert!(PageRequest::parse(Some(201), None).is_err());
         assert_eq!(PageRequest::parse(None, None).unwrap().limit, 50);

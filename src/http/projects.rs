@@ -8,6 +8,7 @@ use super::pagination::{Page, PageRequest, contains_pattern};
 use super::reply::{Reply, Versioned, check_if_match};
 use super::scope;
 use super::write::{Change, Write};
+use crate::domain::Date;
 use crate::domain::kinds::{ParticipantRole, RioMarkers, Sector};
 use crate::domain::status::ProjectStatus;
 use crate::domain::{Code, CountryCode, LongText, Note, ShortText};
@@ -121,11 +122,11 @@ crate::input! {
         #[schema(required = true)]
         rio_markers: RioMarkers,
         #[schema(required = true)]
-        planned_start: NaiveDate,
+        planned_start: Date,
         #[schema(required = true)]
-        planned_end: NaiveDate,
-        actual_start: Option<NaiveDate>,
-        actual_end: Option<NaiveDate>,
+        planned_end: Date,
+        actual_start: Option<Date>,
+        actual_end: Option<Date>,
     }
 }
 
@@ -140,10 +141,10 @@ crate::input! {
         sector: Sector,
         countries: Vec<CountryCode>,
         rio_markers: RioMarkers,
-        planned_start: NaiveDate,
-        planned_end: NaiveDate,
-        actual_start: Option<NaiveDate>,
-        actual_end: Option<NaiveDate>,
+        planned_start: Date,
+        planned_end: Date,
+        actual_start: Option<Date>,
+        actual_end: Option<Date>,
     }
 }
 
@@ -324,10 +325,10 @@ async fn create(
     let sector = v.required("sector", body.sector);
     let countries = v.required("countries", body.countries).map(distinct);
     let rio = v.required("rio_markers", body.rio_markers);
-    let planned_start = v.required("planned_start", body.planned_start);
-    let planned_end = v.required("planned_end", body.planned_end);
-    let actual_start = v.optional("actual_start", body.actual_start);
-    let actual_end = v.optional("actual_end", body.actual_end);
+    let planned_start = v.required("planned_start", body.planned_start).map(Date::naive);
+    let planned_end = v.required("planned_end", body.planned_end).map(Date::naive);
+    let actual_start = v.optional("actual_start", body.actual_start).map(Date::naive);
+    let actual_end = v.optional("actual_end", body.actual_end).map(Date::naive);
     if let Some(c) = &countries {
         v.check(!c.is_empty(), "countries", "needs at least one country");
     }
@@ -405,10 +406,14 @@ async fn patch(
     let sector = v.change("sector", body.sector);
     let countries = v.change("countries", body.countries).map(distinct);
     let rio = v.change("rio_markers", body.rio_markers);
-    let planned_start = v.change("planned_start", body.planned_start);
-    let planned_end = v.change("planned_end", body.planned_end);
-    let actual_start = v.change_nullable("actual_start", body.actual_start);
-    let actual_end = v.change_nullable("actual_end", body.actual_end);
+    let planned_start = v.change("planned_start", body.planned_start).map(Date::naive);
+    let planned_end = v.change("planned_end", body.planned_end).map(Date::naive);
+    let actual_start = v
+        .change_nullable("actual_start", body.actual_start)
+        .map(|d| d.map(Date::naive));
+    let actual_end = v
+        .change_nullable("actual_end", body.actual_end)
+        .map(|d| d.map(Date::naive));
     if let Some(c) = &countries {
         v.check(!c.is_empty(), "countries", "needs at least one country");
     }

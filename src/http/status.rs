@@ -10,6 +10,7 @@ use super::ledger::stored;
 use super::milestones::{open_statuses, overdue_condition};
 use super::reply::{Reply, Versioned};
 use super::scope;
+use crate::domain::Date;
 use crate::domain::money::Money;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 use crate::domain::{Code, ShortText};
@@ -131,7 +132,7 @@ impl Versioned for ProjectStatusView {
 #[into_params(parameter_in = Query)]
 pub struct AsOf {
     /// The day the status is judged on; default today (UTC).
-    as_of: Option<NaiveDate>,
+    as_of: Option<Date>,
 }
 
 /// `SUM` of a minor-unit column, kept an exact BIGINT on both backends.
@@ -155,7 +156,7 @@ async fn project_status(
     Path(id): Path<Uuid>,
     Query(q): Query<AsOf>,
 ) -> ApiResult<Reply> {
-    let as_of = q.as_of.unwrap_or_else(|| Utc::now().date_naive());
+    let as_of = q.as_of.map(Date::naive).unwrap_or_else(|| Utc::now().date_naive());
     let project = scope::project(&state.db, &caller, id, false).await?;
     let status: ProjectStatus = project
         .status

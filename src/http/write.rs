@@ -1,15 +1,20 @@
 //! One transaction per change: the change itself, its audit event and the
 //! completion of its idempotency key commit together or not at all.
+//!
+//! Audit events form a hash chain (see `migration`'s `audit_chain`): each
+//! append locks the one `audit_chain_head` row. Every audited write in the
+//! database passes through that lock, so it is taken last, right before
+//! the commit, and held only for the append and the commit itself.
 
 use super::auth::Caller;
 use super::error::ApiResult;
 use super::idempotency;
 use super::reply::Reply;
-use crate::entities::audit_event;
-use chrono::Utc;
+use crate::entities::{audit_chain_head, audit_event};
+use chrono::{SubsecRound, Utc};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, Set, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -82,12 +87,8 @@ impl<'a> Write<'a> {
     /// to upgrade a read lock; on PostgreSQL rows are locked where a rule
     /// reads before it writes.
     pub async fn begin(db: &DatabaseConnection, caller: &'a Caller) -> ApiResult<Write<'a>> {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        };
         Ok(Write {
-            txn: db.begin_with_options(options).await?,
+            txn: begin_immediate(db).await?,
             caller,
         })
     }
@@ -100,36 +101,139 @@ impl<'a> Write<'a> {
         self.caller
     }
 
-    /// Records the audit event and the idempotent reply, then commits.
+    /// Records the idempotent reply and the audit event, then commits. The
+    /// event goes last: appending it takes the audit chain's lock.
     pub async fn commit(self, change: Change, reply: Reply) -> ApiResult<Reply> {
-        record(&self.txn, Some(self.caller.token_id), &self.caller.name, change).await?;
         if let Some(key) = &self.caller.idempotency_key {
             idempotency::complete(&self.txn, self.caller.token_id, key, &reply).await?;
         }
+        record(&self.txn, Some(self.caller.token_id), &self.caller.name, change).await?;
         self.txn.commit().await?;
         Ok(reply)
     }
 }
 
-/// Writes one audit event; `token_id` is `None` for the system (seeding).
+/// A write transaction. On SQLite it takes the write lock up front
+/// (`BEGIN IMMEDIATE`), so concurrent writers queue instead of failing to
+/// upgrade a read lock.
+async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    db.begin_with_options(options).await
+}
+
+/// Writes one audit event at the end of the chain; `token_id` is `None` for
+/// the system (seeding). The only place events are written; call it inside
+/// the change's transaction, as late as possible (it locks the chain).
 pub async fn record(
     db: &impl ConnectionTrait,
     token_id: Option<Uuid>,
     actor: &str,
     change: Change,
 ) -> Result<(), DbErr> {
+    let mut event = audit_event::Model {
+        id: Uuid::now_v7(),
+        // PostgreSQL keeps microseconds: store what the hash covers.
+        occurred_at: Utc::now().trunc_subsecs(6),
+        token_id,
+        token_name: actor.to_owned(),
+        action: change.action,
+        entity_type: change.entity_type.to_owned(),
+        entity_id: change.entity_id,
+        before: change.before,
+        after: change.after,
+        seq: None,
+        prev_hash: None,
+        hash: None,
+    };
+    link(db, &mut event).await?;
     audit_event::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        occurred_at: Set(Utc::now()),
-        token_id: Set(token_id),
-        token_name: Set(actor.to_owned()),
-        action: Set(change.action),
-        entity_type: Set(change.entity_type.to_owned()),
-        entity_id: Set(change.entity_id),
-        before: Set(change.before),
-        after: Set(change.after),
+        id: Set(event.id),
+        occurred_at: Set(event.occurred_at),
+        token_id: Set(event.token_id),
+        token_name: Set(event.token_name),
+        action: Set(event.action),
+        entity_type: Set(event.entity_type),
+        entity_id: Set(event.entity_id),
+        before: Set(event.before),
+        after: Set(event.after),
+        seq: Set(event.seq),
+        prev_hash: Set(event.prev_hash),
+        hash: Set(event.hash),
     }
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// Gives `event` the next place in the chain and its hash, and moves the
+/// head there. The head's row stays locked until the transaction ends (on
+/// SQLite the write transaction already excludes every other writer).
+async fn link(db: &impl ConnectionTrait, event: &mut audit_event::Model) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    // An UPDATE first, so the lock is taken by the statement that reads the head.
+    let head = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "UPDATE audit_chain_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("audit_chain_head has no row; run the migrations".into()))?;
+    let seq: i64 = head.try_get("", "seq")?;
+    let prev_hash: String = head.try_get("", "hash")?;
+    event.seq = Some(seq);
+    event.prev_hash = Some(prev_hash);
+    let hash = event.chain_hash();
+    event.hash = Some(hash.clone());
+    audit_chain_head::ActiveModel {
+        id: Set(1),
+        seq: Set(seq),
+        hash: Set(hash),
+    }
+    .update(db)
+    .await?;
+    Ok(())
+}
+
+/// Chains the events written before the chain existed (their `seq` is
+/// null), oldest first; returns how many. Safe to run from several
+/// instances at once: each batch holds the head's lock while it chains.
+pub async fn seal_unchained(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    const BATCH: u64 = 500;
+    let mut sealed = 0;
+    loop {
+        let txn = begin_immediate(db).await?;
+        // Lock the head before looking, so two instances never chain the same event.
+        txn.execute_raw(Statement::from_string(
+            txn.get_database_backend(),
+            "UPDATE audit_chain_head SET seq = seq WHERE id = 1",
+        ))
+        .await?;
+        let batch = audit_event::Entity::find()
+            .filter(audit_event::Column::Seq.is_null())
+            .order_by_asc(audit_event::Column::Id)
+            .limit(BATCH)
+            .all(&txn)
+            .await?;
+        let done = (batch.len() as u64) < BATCH;
+        for mut event in batch {
+            link(&txn, &mut event).await?;
+            audit_event::ActiveModel {
+                id: Set(event.id),
+                seq: Set(event.seq),
+                prev_hash: Set(event.prev_hash),
+                hash: Set(event.hash),
+                ..Default::default()
+            }
+            .update(&txn)
+            .await?;
+            sealed += 1;
+        }
+        txn.commit().await?;
+        if done {
+            return Ok(sealed);
+        }
+    }
 }

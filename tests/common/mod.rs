@@ -113,6 +113,7 @@ impl TestApp {
         let router = climate_tracker::http::router(AppState {
             db: db.clone(),
             metrics: ops::metrics_handle(),
+            security: Default::default(),
         });
         TestApp {
             db,
@@ -121,6 +122,16 @@ impl TestApp {
             backend,
             cleanup: Some(cleanup),
         }
+    }
+
+    /// The same database behind a router with these protections (limits, CORS, rate limit).
+    pub fn with_security(mut self, settings: climate_tracker::config::Security) -> TestApp {
+        self.router = climate_tracker::http::router(AppState {
+            db: self.db.clone(),
+            metrics: ops::metrics_handle(),
+            security: climate_tracker::http::security::Security::new(settings),
+        });
+        self
     }
 
     /// The reference data of REFERENCE.md, as `serve` loads it.

@@ -1,0 +1,163 @@
+//! Protections around every request: a cap on requests in flight (load is
+//! shed with 503, never queued into a hang), a per-request time limit,
+//! security headers with a Content-Security-Policy, CORS for the origins an
+//! operator names, and a per-token rate limit.
+//!
+//! The rate limit is kept in process memory, per instance: behind a load
+//! balancer with N instances a token gets up to N times the configured rate.
+//! That is a deliberate trade: it protects each instance from one noisy
+//! client at no cost to the database, whereas a shared counter would add a
+//! write to every request. It guards capacity, not a business invariant;
+//! every invariant stays in the database.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::config::{self, Origin};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use uuid::Uuid;
+
+/// The policy for the API, the dashboard page and everything else: nothing
+/// inline, nothing from elsewhere, never framed.
+pub const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+    frame-ancestors 'none'; base-uri 'none'";
+
+/// Swagger UI at `/docs`: its page loads only its own files, but the UI
+/// sets `style` attributes as it renders, so styles may be inline there
+/// (scripts still may not).
+pub const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+    script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// The settings and the shared state the protections need; cheap to clone.
+#[derive(Clone)]
+pub struct Security(Arc<Inner>);
+
+struct Inner {
+    settings: config::Security,
+    /// One permit per request in flight, shared by every route.
+    slots: Arc<Semaphore>,
+    /// Per token; `None` when rate limiting is off.
+    limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
+}
+
+impl Security {
+    pub fn new(settings: config::Security) -> Security {
+        let limiter = NonZeroU32::new(settings.rate_limit_per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
+        let slots = Arc::new(Semaphore::new(settings.max_concurrent_requests as usize));
+        Security(Arc::new(Inner {
+            settings,
+            slots,
+            limiter,
+        }))
+    }
+
+    pub fn settings(&self) -> &config::Security {
+        &self.0.settings
+    }
+}
+
+impl Default for Security {
+    fn default() -> Self {
+        Security::new(config::Security::default())
+    }
+}
+
+/// Middleware around every route: refuses a request at once when the
+/// instance is at capacity, and cuts off one that runs too long (dropping
+/// its future rolls back any open transaction).
+pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    let Ok(_slot) = state.security.0.slots.clone().try_acquire_owned() else {
+        metrics::counter!("http_requests_shed_total").increment(1);
+        return Err(ApiError::Overloaded);
+    };
+    let seconds = state.security.settings().request_timeout_secs;
+    tokio::time::timeout(Duration::from_secs(seconds), next.run(req))
+        .await
+        .map_err(|_| ApiError::TimedOut(seconds))
+}
+
+/// Middleware around every route: the security headers, unless a handler
+/// chose its own.
+pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let is_docs = req.uri().path() == "/docs" || req.uri().path().starts_with("/docs/");
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    let csp = if is_docs { DOCS_CSP } else { CSP };
+    let mut set = |name: HeaderName, value: &'static str| {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    };
+    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(header::X_FRAME_OPTIONS, "DENY");
+    set(header::REFERRER_POLICY, "no-referrer");
+    set(header::CONTENT_SECURITY_POLICY, csp);
+    if state.security.settings().hsts {
+        set(header::STRICT_TRANSPORT_SECURITY, HSTS);
+    }
+    response
+}
+
+/// CORS for the configured origins; `None` (no CORS headers at all) when none are.
+pub fn cors(security: &Security) -> Option<CorsLayer> {
+    let origins = &security.settings().cors_origins;
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.contains(&Origin::Any) {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| match o {
+            Origin::Exact(v) => Some(v.clone()),
+            Origin::Any => None,
+        }))
+    };
+    let idempotency_key = HeaderName::from_static(super::idempotency::HEADER);
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                idempotency_key,
+                header::IF_MATCH,
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::LOCATION,
+                HeaderName::from_static("idempotent-replayed"),
+                header::RETRY_AFTER,
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// Middleware on `/api/v1`, after authentication: at most the configured
+/// number of requests per minute per token (a burst of that size, refilled
+/// evenly), else 429 with `Retry-After`.
+pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    let (Some(limiter), Some(caller)) = (&state.security.0.limiter, req.extensions().get::<Caller>()) else {
+        return Ok(next.run(req).await);
+    };
+    if let Err(not_until) = limiter.check_key(&caller.token_id) {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        // Whole seconds, rounded up, so a client that waits that long gets in.
+        let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        metrics::counter!("http_requests_rate_limited_total").increment(1);
+        return Err(ApiError::RateLimited {
+            retry_after: retry_after.max(1),
+        });
+    }
+    Ok(next.run(req).await)
+}
