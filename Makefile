@@ -5,7 +5,7 @@ BIND ?= 127.0.0.1:8080
 DATABASE_URL ?= sqlite://climate-tracker.db?mode=rwc
 VENV := target/venv
 
-.PHONY: run demo test check fmt clippy openapi openapi-check openapi-validate build clean
+.PHONY: run demo test check fmt clippy openapi openapi-check openapi-validate build clean bench
 
 ## Build and serve on SQLite with the reference data.
 run:
@@ -61,3 +61,23 @@ build:
 
 clean:
 	$(CARGO) clean
+
+## Benchmarks: synthetic data at SCALE (default 10), wrk at 64 connections, both backends -> BENCHMARKS.md.
+bench:
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(CARGO) build --release --bins
+	python3 bench/bench.py
+
+.PHONY: fuzz-api soak
+
+## Schemathesis from the service's own /openapi.json, SQLite then a fresh PostgreSQL database
+## (TEST_POSTGRES_URL): no 5xx, every response as documented. FUZZ_SECONDS per backend (default 90).
+fuzz-api:
+	scripts/fuzz-api.sh
+
+## Sustained mixed read/write load on the release build: wrk, 64 connections, 60 s per backend,
+## server memory sampled every 5 s, books checked afterwards -> SOAK.md.
+soak:
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(CARGO) build --release --bin climate-tracker
+	python3 scripts/soak.py

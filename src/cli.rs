@@ -39,6 +39,9 @@ enum Command {
     Seed {
         #[arg(value_enum)]
         set: SeedSet,
+        /// For `synthetic`: 1 ≈ 1k institutions, 10k projects, 50k milestones, 20k grants, 60k disbursements.
+        #[arg(long, default_value_t = 1)]
+        scale: u32,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -56,6 +59,8 @@ enum SeedSet {
     Reference,
     /// The reference data plus sample projects, grants and payments (codes `sample-…`).
     Demo,
+    /// Deterministic data for benchmarks (see `--scale`).
+    Synthetic,
 }
 
 #[derive(Subcommand)]
@@ -133,7 +138,28 @@ async fn execute(cli: Cli) -> CliResult {
             Ok(())
         }
         Some(Command::Seed {
+            set: SeedSet::Synthetic,
+            scale,
+        }) => {
+            let db = db::connect(&url).await?;
+            db::migrate_up(&db).await?;
+            seed::reference(&db).await?;
+            let started = std::time::Instant::now();
+            let n = crate::synthetic::load(&db, scale).await?;
+            eprintln!(
+                "synthetic scale {scale}: {} institutions, {} projects, {} milestones, {} grants, {} disbursements in {:.1}s",
+                n.institutions,
+                n.projects,
+                n.milestones,
+                n.grants,
+                n.disbursements,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Some(Command::Seed {
             set: SeedSet::Reference,
+            ..
         }) => {
             let db = db::connect(&url).await?;
             db::migrate_up(&db).await?;

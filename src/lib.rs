@@ -10,4 +10,5 @@ pub mod http;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod synthetic;
 pub mod tokens;
