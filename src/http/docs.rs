@@ -198,6 +198,80 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
                 .responses
                 .entry("429".to_owned())
                 .or_insert_with(rate_limited);
+            describe_shared_parameters(op);
+        }
+    }
+    close_request_bodies(doc);
+    list_country_codes(doc);
+}
+
+/// A country is checked against ISO 3166-1, not just its shape, so the
+/// schema lists the codes the service accepts.
+fn list_country_codes(doc: &mut OpenApi) {
+    use utoipa::openapi::schema::Schema;
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut("CountryCode") {
+        let mut codes: Vec<&str> = isocountry::CountryCode::iter().map(|c| c.alpha2()).collect();
+        codes.sort_unstable();
+        object.enum_values = Some(codes.into_iter().map(serde_json::Value::from).collect());
+    }
+}
+
+/// States what the shared extractors accept, so that a client (or a fuzzer)
+/// that follows the document is not refused for a reason it could not read:
+/// `limit` is 1 to 200, a `cursor` is one this service issued (16 bytes in
+/// unpadded base64url), an `Idempotency-Key` is 1 to 255 visible ASCII
+/// characters, and `If-Match` is `*` or a version.
+fn describe_shared_parameters(op: &mut Operation) {
+    use utoipa::openapi::ObjectBuilder;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::Type;
+    let string = |pattern: &str| ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern));
+    for param in op.parameters.iter_mut().flatten() {
+        let RefOr::T(param) = param else { continue };
+        let schema = match (&param.parameter_in, param.name.to_ascii_lowercase().as_str()) {
+            (ParameterIn::Query, "limit") => ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(super::pagination::MAX_LIMIT as usize))
+                .default(Some(super::pagination::DEFAULT_LIMIT.into())),
+            (ParameterIn::Query, "cursor") => string("^([A-Za-z0-9_-]{21}[AQgw])?$"),
+            (ParameterIn::Header, "idempotency-key") => string("^[!-~]([ -~]{0,253}[!-~])?$"),
+            (ParameterIn::Header, "if-match") => string(r#"^(\*|(W/)?"?[0-9]{1,10}"?)$"#),
+            _ => continue,
+        };
+        param.schema = Some(schema.build().into());
+    }
+}
+
+/// Unknown fields in a body are refused (422), so every request body says
+/// `additionalProperties: false`.
+fn close_request_bodies(doc: &mut OpenApi) {
+    use utoipa::openapi::schema::{AdditionalProperties, Schema};
+    let names: std::collections::BTreeSet<String> = operations(doc)
+        .filter_map(|op| match &op.request_body {
+            Some(RefOr::T(body)) => body.content.get("application/json"),
+            _ => None,
+        })
+        .filter_map(|content| match content {
+            RefOr::T(content) => match &content.schema {
+                Some(RefOr::Ref(r)) => r.ref_location.rsplit('/').next().map(str::to_owned),
+                _ => None,
+            },
+            RefOr::Ref(_) => None,
+        })
+        .collect();
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for name in names {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&name)
+            && !object.properties.is_empty()
+            && object.additional_properties.is_none()
+        {
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
         }
     }
 }

@@ -39,6 +39,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Input<T> {
         if !value.is_object() {
             return Err(ApiError::field("body", "must be a JSON object"));
         }
+        let mut nul = Vec::new();
+        find_nul(&value, "", &mut nul);
+        if !nul.is_empty() {
+            return Err(ApiError::Validation(nul));
+        }
         let mut unknown = Vec::new();
         let parsed = serde_ignored::deserialize(value, |path| {
             unknown.push(FieldError::new(path.to_string(), "unknown field"));
@@ -50,6 +55,37 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Input<T> {
     }
 }
 
+const NUL_MESSAGE: &str = "may not contain the NUL character (U+0000)";
+
+/// Collects every string (value or key) that holds U+0000. PostgreSQL can
+/// store it neither in `text` nor in `jsonb`, and no human text needs it, so
+/// it is refused up front with a 422 on every backend alike.
+fn find_nul(value: &serde_json::Value, path: &str, out: &mut Vec<FieldError>) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => out.push(FieldError::new(path, NUL_MESSAGE)),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                find_nul(item, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                let field = match path {
+                    "" => key.replace('\0', "\\u0000"),
+                    _ => format!("{path}.{}", key.replace('\0', "\\u0000")),
+                };
+                if key.contains('\0') {
+                    out.push(FieldError::new(&field, NUL_MESSAGE));
+                } else {
+                    find_nul(item, &field, out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Query parameters; anything that does not parse is a 422 naming the parameter.
 pub struct Query<T>(pub T);
 
@@ -58,6 +94,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
+        let nul: Vec<FieldError> = form_urlencoded::parse(query.as_bytes())
+            .filter(|(k, v)| k.contains('\0') || v.contains('\0'))
+            .map(|(k, _)| FieldError::new(k.replace('\0', "\\u0000"), NUL_MESSAGE))
+            .collect();
+        if !nul.is_empty() {
+            return Err(ApiError::Validation(nul));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
             let field = e.path().to_string();
@@ -80,5 +123,32 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
             .await
             .map(|p| Path(p.0))
             .map_err(|_| ApiError::NotFound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_nul_anywhere_in_a_body_is_named_by_its_path() {
+        let mut found = Vec::new();
+        let body = json!({"name": {"en": "a\u{0}b"}, "countries": ["TO", "F\u{0}"], "ok": "fine", "k\u{0}": 1});
+        find_nul(&body, "", &mut found);
+        let mut fields: Vec<&str> = found.iter().map(|e| e.field.as_str()).collect();
+        fields.sort_unstable();
+        assert_eq!(fields, ["countries[1]", "k\\u0000", "name.en"]);
+    }
+
+    #[test]
+    fn text_without_nul_passes() {
+        let mut found = Vec::new();
+        find_nul(
+            &json!({"name": {"en": "line\none", "zh": "聊城"}, "n": [1, null]}),
+            "",
+            &mut found,
+        );
+        assert!(found.is_empty());
     }
 }
