@@ -5,7 +5,7 @@ BIND ?= 127.0.0.1:8080
 DATABASE_URL ?= sqlite://climate-tracker.db?mode=rwc
 VENV := target/venv
 
-.PHONY: run demo test check fmt clippy openapi openapi-check openapi-validate build clean bench
+.PHONY: run demo test test-tools check fmt clippy openapi openapi-check openapi-validate build clean bench
 
 ## Build and serve on SQLite with the reference data.
 run:
@@ -31,8 +31,13 @@ demo:
 	CLIMATE_TRACKER_ADMIN_TOKEN='$(DEMO_ADMIN_TOKEN)' ./target/release/climate-tracker serve
 
 ## Every test, on SQLite; on PostgreSQL too when TEST_POSTGRES_URL is set.
-test:
+## The browser test needs Chromium and chromedriver, the IATI export test xmllint (Debian packages).
+test: test-tools
 	$(CARGO) test --workspace --all-targets
+
+test-tools:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v xmllint >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver libxml2-utils)
 
 ## fmt, clippy -D warnings and the OpenAPI drift check (what CI checks).
 check: fmt clippy openapi-check
