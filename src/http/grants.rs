@@ -388,10 +388,7 @@ async fn list(
         .all(&state.db)
         .await?;
     let page = Page::from_rows(rows, page, |r| r.id, Grant::try_from);
-    Ok(axum::Json(Page {
-        items: page.items.into_iter().collect::<ApiResult<_>>()?,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(axum::Json(page.transpose()?))
 }
 
 #[utoipa::path(post, path = "/grants", tag = "grants", request_body = NewGrant,
@@ -616,10 +613,7 @@ async fn list_tranches(
         .all(&state.db)
         .await?;
     let page = Page::from_rows(rows, page, |r| r.id, Tranche::try_from);
-    Ok(axum::Json(Page {
-        items: page.items.into_iter().collect::<ApiResult<_>>()?,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(axum::Json(page.transpose()?))
 }
 
 #[utoipa::path(post, path = "/grants/{id}/tranches", tag = "grants", request_body = NewTranche, params(("id" = Uuid, Path)),
@@ -723,10 +717,7 @@ async fn list_disbursements(
         .all(&state.db)
         .await?;
     let page = Page::from_rows(rows, page, |r| r.id, Disbursement::try_from);
-    Ok(axum::Json(Page {
-        items: page.items.into_iter().collect::<ApiResult<_>>()?,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(axum::Json(page.transpose()?))
 }
 
 /// A positive decimal string such as `"0.3251"`.

@@ -162,14 +162,6 @@ async fn find_fund(state: &AppState, id: Uuid) -> ApiResult<fund::Model> {
         .ok_or(ApiError::NotFound)
 }
 
-/// Builds a page of rows from a `Vec` of fallible views.
-fn collect<T>(page: Page<ApiResult<T>>) -> ApiResult<Page<T>> {
-    Ok(Page {
-        items: page.items.into_iter().collect::<ApiResult<_>>()?,
-        next_cursor: page.next_cursor,
-    })
-}
-
 #[utoipa::path(get, path = "/funds/{id}/contributions", tag = "funds", params(("id" = Uuid, Path), PageParams),
     responses((status = 200, description = "Contributions, oldest first", body = Page<Contribution>)))]
 async fn list_contributions(
@@ -190,12 +182,9 @@ async fn list_contributions(
         .limit(page.fetch())
         .all(&state.db)
         .await?;
-    Ok(axum::Json(collect(Page::from_rows(
-        rows,
-        page,
-        |r| r.id,
-        Contribution::try_from,
-    ))?))
+    Ok(axum::Json(
+        Page::from_rows(rows, page, |r| r.id, Contribution::try_from).transpose()?,
+    ))
 }
 
 #[utoipa::path(post, path = "/funds/{id}/contributions", tag = "funds", params(("id" = Uuid, Path)),
@@ -335,10 +324,7 @@ async fn ledger(
         .limit(page.fetch())
         .all(&state.db)
         .await?;
-    Ok(axum::Json(collect(Page::from_rows(
-        rows,
-        page,
-        |r| r.id,
-        LedgerEntry::try_from,
-    ))?))
+    Ok(axum::Json(
+        Page::from_rows(rows, page, |r| r.id, LedgerEntry::try_from).transpose()?,
+    ))
 }

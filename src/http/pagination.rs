@@ -97,6 +97,16 @@ impl<T> Page<T> {
     }
 }
 
+impl<T, E> Page<Result<T, E>> {
+    /// A page of fallible views becomes a page of views, or the first error.
+    pub fn transpose(self) -> Result<Page<T>, E> {
+        Ok(Page {
+            items: self.items.into_iter().collect::<Result<_, E>>()?,
+            next_cursor: self.next_cursor,
+        })
+    }
+}
+
 /// A `LIKE` pattern matching `q` anywhere, case-insensitively (the search
 /// column is stored lower case), with `%` and `_` in `q` taken literally.
 pub fn contains_pattern(q: &str) -> sea_orm::sea_query::LikeExpr {
