@@ -1,7 +1,8 @@
-//! The command line: `serve` (default), `migrate`, `token create`, `seed`, `openapi`.
+//! The command line: `serve` (default), `migrate`, `token create`, `seed`, `tallies`, `openapi`.
 
 use crate::config;
 use crate::domain::kinds::Role;
+use crate::store::tallies;
 use crate::{db, http, seed, tokens};
 use clap::{Parser, Subcommand, ValueEnum};
 use migration::{Migrator, MigratorTrait};
@@ -43,8 +44,20 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         scale: u32,
     },
+    /// The dashboards' aggregates: `check` compares them with a fresh count
+    /// (exit 1 when they differ), `rebuild` counts them afresh.
+    Tallies {
+        #[arg(value_enum)]
+        action: TalliesAction,
+    },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TalliesAction {
+    Check,
+    Rebuild,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -180,6 +193,28 @@ async fn execute(cli: Cli) -> CliResult {
                     "no live admin token exists yet: `serve` with CLIMATE_TRACKER_ADMIN_TOKEN set ensures one, \
                      or create one with `climate-tracker token create --name me --role admin`"
                 );
+            }
+            Ok(())
+        }
+        Some(Command::Tallies { action }) => {
+            let db = db::connect(&url).await?;
+            db::migrate_up(&db).await?;
+            match action {
+                TalliesAction::Check => {
+                    let off = tallies::differences(&db).await?;
+                    for line in &off {
+                        println!("{line}");
+                    }
+                    if !off.is_empty() {
+                        return Err(format!("{} figures differ from a fresh count", off.len()).into());
+                    }
+                    eprintln!("the tallies equal a fresh count");
+                }
+                TalliesAction::Rebuild => {
+                    tallies::mark_stale(&db).await?;
+                    tallies::rebuild_stale(&db).await?;
+                    eprintln!("the tallies were counted afresh");
+                }
             }
             Ok(())
         }

@@ -1,5 +1,6 @@
 //! Connecting to SQLite or PostgreSQL with the settings each needs.
 
+use crate::store::tallies;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
@@ -35,6 +36,13 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
+/// Applies the pending migrations, then counts afresh any tally they (or
+/// an operator) marked stale.
 pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    Migrator::up(db, None).await?;
+    let rebuilt = tallies::rebuild_stale(db).await?;
+    if !rebuilt.is_empty() {
+        tracing::info!(tallies = ?rebuilt, "counted the tallies afresh");
+    }
+    Ok(())
 }

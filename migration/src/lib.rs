@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_registry;
 mod m20261125_000002_money;
 mod m20261125_000003_audit_chain;
+mod m20261125_000004_tallies;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_registry::Migration),
             Box::new(m20261125_000002_money::Migration),
             Box::new(m20261125_000003_audit_chain::Migration),
+            Box::new(m20261125_000004_tallies::Migration),
         ]
     }
 }

@@ -49,6 +49,11 @@ impl MilestoneStatus {
     pub fn is_open(self) -> bool {
         self.can_be_achieved()
     }
+
+    /// Still open on `as_of` though due before it.
+    pub fn is_overdue(self, due_on: chrono::NaiveDate, as_of: chrono::NaiveDate) -> bool {
+        self.is_open() && due_on < as_of
+    }
 }
 
 impl GrantStatus {

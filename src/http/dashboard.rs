@@ -1,28 +1,27 @@
 //! `/dashboard/summary` and `/dashboard/breakdown`: the whole cooperation at
-//! a glance. Each answer is a fixed number of grouped queries (no query per
-//! row), so its cost does not grow with the number of funds or keys.
+//! a glance. Both read the exactly-maintained tallies (`store::tallies`),
+//! a few rows per key, so their cost does not grow with the number of
+//! projects, grants or milestones.
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiResult;
 use super::extract::Query;
-use super::ledger::{FundSummary, fund_summary, stored};
-use super::milestones::{open_statuses, overdue_condition};
+use super::ledger::{FundSummary, counts_by, fund_summary, grant_counts, stored};
+use super::milestones::open_statuses;
 use super::reply::{Reply, Versioned};
-use super::status::{awarded_statuses, sum_minor};
+use super::status::sum_minor;
 use crate::domain::Date;
 use crate::domain::ledger::Balances;
 use crate::domain::money::Money;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
-use crate::entities::{
-    alliance, fund, fund_balance, grant, institution, milestone, participant, project, project_country,
-};
+use crate::entities::{alliance, dashboard_tally, fund, fund_balance, institution, milestone_tally};
 use crate::store::books::balances_of;
+use crate::store::tallies::{ALL_FUNDS, Dimension};
 use axum::extract::State;
 use chrono::{Days, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, IntoColumnRef, Query as SqlQuery, SelectStatement};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryResult, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -72,24 +71,25 @@ pub struct AsOf {
     as_of: Option<Date>,
 }
 
-/// Every status of a vocabulary with its count (0 when absent).
-fn counts_by<S: Copy + 'static>(
-    variants: &'static [S],
-    name: fn(S) -> &'static str,
-    rows: &[(String, i64)],
-) -> BTreeMap<&'static str, u64> {
-    variants
-        .iter()
-        .map(|s| {
-            let key = name(*s);
-            let n = rows.iter().find(|(k, _)| k == key).map_or(0, |(_, n)| *n as u64);
-            (key, n)
-        })
-        .collect()
-}
-
-async fn count(db: &impl ConnectionTrait, select: Select<milestone::Entity>) -> ApiResult<u64> {
-    Ok(select.count(db).await?)
+/// Milestones counted in the tallies with one of `statuses`, due in `[from, before)`.
+async fn milestones_due(
+    db: &impl ConnectionTrait,
+    statuses: Vec<&'static str>,
+    from: Option<NaiveDate>,
+    before: Option<NaiveDate>,
+) -> ApiResult<u64> {
+    let mut select = milestone_tally::Entity::find()
+        .select_only()
+        .column_as(sum_minor(milestone_tally::Column::Milestones), "n")
+        .filter(milestone_tally::Column::Status.is_in(statuses));
+    if let Some(from) = from {
+        select = select.filter(milestone_tally::Column::DueOn.gte(from));
+    }
+    if let Some(before) = before {
+        select = select.filter(milestone_tally::Column::DueOn.lt(before));
+    }
+    let n: Option<Option<i64>> = select.into_tuple().one(db).await?;
+    Ok(n.flatten().unwrap_or(0).max(0) as u64)
 }
 
 #[utoipa::path(get, path = "/dashboard/summary", tag = "dashboard", params(AsOf),
@@ -98,24 +98,20 @@ async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<
     caller.require_staff()?;
     let as_of = q.as_of.map(Date::naive).unwrap_or_else(|| Utc::now().date_naive());
     let db = &state.db;
-    let projects: Vec<(String, i64)> = project::Entity::find()
-        .select_only()
-        .column(project::Column::Status)
-        .column_as(project::Column::Id.count(), "n")
-        .group_by(project::Column::Status)
-        .into_tuple()
+    let overall = dashboard_tally::Entity::find()
+        .filter(dashboard_tally::Column::FundId.eq(ALL_FUNDS))
+        .filter(
+            dashboard_tally::Column::Dimension.is_in([Dimension::ProjectStatus.as_str(), Dimension::Country.as_str()]),
+        )
+        .filter(dashboard_tally::Column::Projects.ne(0))
         .all(db)
         .await?;
-    let grants: Vec<(Uuid, String, i64)> = grant::Entity::find()
-        .select_only()
-        .column(grant::Column::FundId)
-        .column(grant::Column::Status)
-        .column_as(grant::Column::Id.count(), "n")
-        .group_by(grant::Column::FundId)
-        .group_by(grant::Column::Status)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let in_dimension = |d: Dimension| overall.iter().filter(move |r| r.dimension == d.as_str());
+    let projects: Vec<(String, i64)> = in_dimension(Dimension::ProjectStatus)
+        .map(|r| (r.key.clone(), r.projects))
+        .collect();
+    let countries = in_dimension(Dimension::Country).count() as u64;
+    let grants = grant_counts(db, None).await?;
     let funds = fund::Entity::find().all(db).await?;
     let balances: HashMap<Uuid, Balances> = fund_balance::Entity::find()
         .all(db)
@@ -123,63 +119,37 @@ async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<
         .iter()
         .map(|b| (b.fund_id, balances_of(b)))
         .collect();
-
-    let mut all_grants: BTreeMap<String, i64> = BTreeMap::new();
-    for (_, status, n) in &grants {
-        *all_grants.entry(status.clone()).or_default() += n;
-    }
     let fund_views = funds
         .iter()
         .map(|f| {
-            let counts: Vec<(String, i64)> = grants
-                .iter()
-                .filter(|(id, _, _)| *id == f.id)
-                .map(|(_, s, n)| (s.clone(), *n))
-                .collect();
+            let counts = grants.get(&f.id).map_or(&[][..], Vec::as_slice);
             fund_summary(
                 f.id,
                 &f.currency,
                 balances.get(&f.id).copied().unwrap_or_default(),
-                &counts,
+                counts,
             )
         })
         .collect::<ApiResult<Vec<_>>>()?;
 
     let soon = as_of.checked_add_days(Days::new(30)).unwrap_or(as_of);
     let milestones = MilestoneFigures {
-        overdue: count(db, milestone::Entity::find().filter(overdue_condition(as_of))).await?,
-        due_next_30_days: count(
-            db,
-            milestone::Entity::find()
-                .filter(milestone::Column::Status.is_in(open_statuses()))
-                .filter(milestone::Column::DueOn.gte(as_of))
-                .filter(milestone::Column::DueOn.lt(soon)),
-        )
-        .await?,
-        achieved: count(
-            db,
-            milestone::Entity::find().filter(milestone::Column::Status.eq(MilestoneStatus::Achieved.as_str())),
-        )
-        .await?,
+        overdue: milestones_due(db, open_statuses(), None, Some(as_of)).await?,
+        due_next_30_days: milestones_due(db, open_statuses(), Some(as_of), Some(soon)).await?,
+        achieved: milestones_due(db, vec![MilestoneStatus::Achieved.as_str()], None, None).await?,
     };
-    let countries: Option<i64> = project_country::Entity::find()
-        .select_only()
-        .column_as(Expr::col(project_country::Column::Country).count_distinct(), "n")
-        .into_tuple()
-        .one(db)
-        .await?;
     let view = DashboardSummary {
         as_of,
         projects_by_status: counts_by(ProjectStatus::VARIANTS, ProjectStatus::as_str, &projects),
         grants_by_status: counts_by(
             GrantStatus::VARIANTS,
             GrantStatus::as_str,
-            &all_grants.into_iter().collect::<Vec<_>>(),
+            grants.get(&ALL_FUNDS).map_or(&[][..], Vec::as_slice),
         ),
         funds: fund_views,
         milestones,
         institutions: institution::Entity::find().count(db).await?,
-        countries: countries.unwrap_or(0) as u64,
+        countries,
     };
     Ok(Reply::ok(&view))
 }
@@ -234,126 +204,16 @@ impl Versioned for Breakdown {
     }
 }
 
-/// A key as the breakdown shows it: ids are decoded as UUIDs, the rest as text.
-enum KeyKind {
-    Text,
-    Id,
-}
-
-fn key_kind(by: By) -> KeyKind {
-    match by {
-        By::Alliance | By::Institution => KeyKind::Id,
-        _ => KeyKind::Text,
+impl From<By> for Dimension {
+    fn from(by: By) -> Dimension {
+        match by {
+            By::Country => Dimension::Country,
+            By::Alliance => Dimension::Alliance,
+            By::Sector => Dimension::Sector,
+            By::Year => Dimension::Year,
+            By::Institution => Dimension::Institution,
+        }
     }
-}
-
-fn read_key(row: &QueryResult, kind: &KeyKind) -> ApiResult<Option<String>> {
-    Ok(match kind {
-        KeyKind::Id => row.try_get_by_index::<Option<Uuid>>(0)?.map(|u| u.to_string()),
-        KeyKind::Text => row.try_get_by_index::<Option<String>>(0)?,
-    })
-}
-
-/// The year of a date column, as text, on either backend (both render a
-/// date as `YYYY-MM-DD` when cast to text).
-fn year_of(col: impl IntoColumnRef) -> Expr {
-    Func::cust("substr")
-        .arg(Expr::col(col).cast_as("TEXT"))
-        .arg(1)
-        .arg(4)
-        .into()
-}
-
-/// `GROUP BY 1, 2…`: by position, so the key expression (which may carry
-/// bound parameters) is written once.
-fn group_by_position(q: &mut SelectStatement, columns: usize) {
-    q.add_group_by((1..=columns).map(|i| Expr::cust(i.to_string())));
-}
-
-/// Projects per key.
-fn projects_query(by: By, fund: Option<Uuid>) -> SelectStatement {
-    let mut q = SqlQuery::select();
-    q.from(project::Entity);
-    let key = match by {
-        By::Country => {
-            q.inner_join(
-                project_country::Entity,
-                Expr::col((project_country::Entity, project_country::Column::ProjectId))
-                    .equals((project::Entity, project::Column::Id)),
-            );
-            Expr::col((project_country::Entity, project_country::Column::Country))
-        }
-        By::Institution => {
-            q.inner_join(
-                participant::Entity,
-                Expr::col((participant::Entity, participant::Column::ProjectId))
-                    .equals((project::Entity, project::Column::Id)),
-            );
-            Expr::col((participant::Entity, participant::Column::InstitutionId))
-        }
-        By::Alliance => Expr::col((project::Entity, project::Column::AllianceId)),
-        By::Sector => Expr::col((project::Entity, project::Column::Sector)),
-        By::Year => year_of((project::Entity, project::Column::PlannedStart)),
-    };
-    q.expr_as(key, "k")
-        .expr_as(Expr::col((project::Entity, project::Column::Id)).count(), "n");
-    if let Some(f) = fund {
-        q.and_where(
-            Expr::col((project::Entity, project::Column::Id)).in_subquery(
-                SqlQuery::select()
-                    .column(grant::Column::ProjectId)
-                    .from(grant::Entity)
-                    .and_where(Expr::col(grant::Column::FundId).eq(f))
-                    .to_owned(),
-            ),
-        );
-    }
-    group_by_position(&mut q, 1);
-    q
-}
-
-/// Grants per key and currency: count, awarded and net disbursed.
-fn grants_query(by: By, fund: Option<Uuid>) -> SelectStatement {
-    let mut q = SqlQuery::select();
-    q.from(grant::Entity).inner_join(
-        project::Entity,
-        Expr::col((project::Entity, project::Column::Id)).equals((grant::Entity, grant::Column::ProjectId)),
-    );
-    let key = match by {
-        By::Country => {
-            q.inner_join(
-                project_country::Entity,
-                Expr::col((project_country::Entity, project_country::Column::ProjectId))
-                    .equals((grant::Entity, grant::Column::ProjectId)),
-            );
-            Expr::col((project_country::Entity, project_country::Column::Country))
-        }
-        By::Institution => Expr::col((grant::Entity, grant::Column::RecipientInstitutionId)),
-        By::Alliance => Expr::col((project::Entity, project::Column::AllianceId)),
-        By::Sector => Expr::col((project::Entity, project::Column::Sector)),
-        By::Year => {
-            q.and_where(Expr::col((grant::Entity, grant::Column::DecidedOn)).is_not_null());
-            year_of((grant::Entity, grant::Column::DecidedOn))
-        }
-    };
-    let awarded = Expr::case(
-        Expr::col((grant::Entity, grant::Column::Status)).is_in(awarded_statuses()),
-        Expr::col((grant::Entity, grant::Column::AmountMinor)),
-    )
-    .finally(0i64);
-    q.expr_as(key, "k")
-        .expr_as(Expr::col((grant::Entity, grant::Column::Currency)), "currency")
-        .expr_as(Expr::col((grant::Entity, grant::Column::Id)).count(), "n")
-        .expr_as(
-            Expr::expr(Func::sum(Expr::Case(Box::new(awarded)))).cast_as("BIGINT"),
-            "awarded",
-        )
-        .expr_as(sum_minor((grant::Entity, grant::Column::DisbursedMinor)), "disbursed");
-    if let Some(f) = fund {
-        q.and_where(Expr::col((grant::Entity, grant::Column::FundId)).eq(f));
-    }
-    group_by_position(&mut q, 2);
-    q
 }
 
 #[derive(Default)]
@@ -369,19 +229,30 @@ struct Tally {
 async fn breakdown(State(state): State<AppState>, caller: Caller, Query(q): Query<BreakdownQuery>) -> ApiResult<Reply> {
     caller.require_staff()?;
     let db = &state.db;
-    let kind = key_kind(q.by);
+    let dimension = Dimension::from(q.by);
+    let tallied = dashboard_tally::Entity::find()
+        .filter(dashboard_tally::Column::FundId.eq(q.fund_id.unwrap_or(ALL_FUNDS)))
+        .filter(dashboard_tally::Column::Dimension.eq(dimension.as_str()))
+        .filter(
+            Condition::any()
+                .add(dashboard_tally::Column::Projects.ne(0))
+                .add(dashboard_tally::Column::Grants.ne(0)),
+        )
+        .order_by_asc(dashboard_tally::Column::Key)
+        .order_by_asc(dashboard_tally::Column::Currency)
+        .all(db)
+        .await?;
     let mut rows: BTreeMap<Option<String>, Tally> = BTreeMap::new();
-    for r in db.query_all(&projects_query(q.by, q.fund_id)).await? {
-        let key = read_key(&r, &kind)?;
-        rows.entry(key).or_default().projects = r.try_get_by_index::<i64>(1)? as u64;
-    }
-    for r in db.query_all(&grants_query(q.by, q.fund_id)).await? {
-        let key = read_key(&r, &kind)?;
-        let currency: String = r.try_get_by_index(1)?;
-        let tally = rows.entry(key).or_default();
-        tally.grants += r.try_get_by_index::<i64>(2)? as u64;
-        tally.awarded.push(stored(r.try_get_by_index(3)?, &currency)?);
-        tally.disbursed.push(stored(r.try_get_by_index(4)?, &currency)?);
+    for r in tallied {
+        // `''` is the key of projects with no alliance.
+        let tally = rows.entry(Some(r.key).filter(|k| !k.is_empty())).or_default();
+        if r.currency.is_empty() {
+            tally.projects = r.projects.max(0) as u64;
+        } else {
+            tally.grants += r.grants.max(0) as u64;
+            tally.awarded.push(stored(r.awarded_minor, &r.currency)?);
+            tally.disbursed.push(stored(r.disbursed_minor, &r.currency)?);
+        }
     }
     let labels = labels(db, q.by, rows.keys().flatten()).await?;
     let rows = rows
@@ -401,14 +272,10 @@ async fn breakdown(State(state): State<AppState>, caller: Caller, Query(q): Quer
             disbursed: t.disbursed,
         })
         .collect();
-    let by = match q.by {
-        By::Country => "country",
-        By::Alliance => "alliance",
-        By::Sector => "sector",
-        By::Year => "year",
-        By::Institution => "institution",
-    };
-    Ok(Reply::ok(&Breakdown { by, rows }))
+    Ok(Reply::ok(&Breakdown {
+        by: dimension.as_str(),
+        rows,
+    }))
 }
 
 /// Human labels: English (or first) names of alliances and institutions,

@@ -416,7 +416,7 @@ async fn create(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     let books = Books::open(w.db(), fund_id).await.map_err(|e| match e {
         ApiError::NotFound => ApiError::field("fund_id", "no fund has this id"),
         other => other,
@@ -425,6 +425,7 @@ async fn create(
     if project::Entity::find_by_id(project_id).count(w.db()).await? == 0 {
         return Err(ApiError::field("project_id", "no project has this id"));
     }
+    w.hold_project(project_id).await?;
     check_recipient(w.db(), project_id, recipient).await?;
     let now = Utc::now();
     let row = grant::ActiveModel {
@@ -482,10 +483,11 @@ async fn patch(
     let amount = v.change("amount", body.amount).map(PositiveMoney::money);
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     let current = visible_grant(w.db(), &caller, id, true).await?;
     caller.require_admin()?;
     check_if_match(&headers, current.version)?;
+    w.hold_project(current.project_id).await?;
     let status = status_of(&current)?;
     if !status.is_editable() {
         return Err(ApiError::conflict(
@@ -548,8 +550,9 @@ async fn transition(
     let Some(to) = to else { return Err(incomplete(v)) };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     let (mut books, current) = lock_for_money(w.db(), &caller, id).await?;
+    w.hold_project(current.project_id).await?;
     let from = status_of(&current)?;
     if !from.can_move_to(to) {
         return Err(ApiError::conflict(
@@ -763,8 +766,9 @@ async fn disburse(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     let (mut books, current) = lock_for_money(w.db(), &caller, id).await?;
+    w.hold_project(current.project_id).await?;
     let status = status_of(&current)?;
     if !status.holds_commitment() {
         return Err(ApiError::conflict(
@@ -865,12 +869,13 @@ async fn reverse(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     let original = disbursement::Entity::find_by_id(id)
         .one(w.db())
         .await?
         .ok_or(ApiError::NotFound)?;
     let (mut books, current) = lock_for_money(w.db(), &caller, original.grant_id).await?;
+    w.hold_project(current.project_id).await?;
     if original.reversal_of.is_some() {
         return Err(ApiError::conflict(
             "invalid_state",

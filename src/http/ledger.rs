@@ -13,13 +13,17 @@ use crate::domain::ledger::{Balances, Movement};
 use crate::domain::money::{Money, PositiveMoney};
 use crate::domain::status::GrantStatus;
 use crate::domain::{Currency, Line};
-use crate::entities::{contribution, fund, fund_balance, grant, institution, ledger_entry};
+use crate::entities::{contribution, dashboard_tally, fund, fund_balance, institution, ledger_entry};
 use crate::store::books::{Books, Links, balances_of};
+use crate::store::tallies::Dimension;
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use strum::VariantArray;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -266,34 +270,56 @@ async fn summary(State(state): State<AppState>, caller: Caller, Path(id): Path<U
     let fund = find_fund(&state, id).await?;
     let row = fund_balance::Entity::find_by_id(id).one(&state.db).await?;
     let balances = row.as_ref().map(balances_of).unwrap_or_default();
-    let counts: Vec<(String, i64)> = grant::Entity::find()
-        .select_only()
-        .column(grant::Column::Status)
-        .column_as(grant::Column::Id.count(), "n")
-        .filter(grant::Column::FundId.eq(id))
-        .group_by(grant::Column::Status)
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    Ok(Reply::ok(&fund_summary(id, &fund.currency, balances, &counts)?))
+    let counts = grant_counts(&state.db, Some(id)).await?;
+    let counts = counts.get(&id).map_or(&[][..], Vec::as_slice);
+    Ok(Reply::ok(&fund_summary(id, &fund.currency, balances, counts)?))
+}
+
+/// Grants by status, from the tallies: of one fund, or of every fund and
+/// of all together (under [`ALL_FUNDS`](crate::store::tallies::ALL_FUNDS)).
+pub(crate) async fn grant_counts(
+    db: &impl ConnectionTrait,
+    fund: Option<Uuid>,
+) -> ApiResult<HashMap<Uuid, Vec<(String, i64)>>> {
+    let mut select = dashboard_tally::Entity::find()
+        .filter(dashboard_tally::Column::Dimension.eq(Dimension::GrantStatus.as_str()))
+        .filter(dashboard_tally::Column::Grants.ne(0));
+    if let Some(f) = fund {
+        select = select.filter(dashboard_tally::Column::FundId.eq(f));
+    }
+    let mut out: HashMap<Uuid, Vec<(String, i64)>> = HashMap::new();
+    for row in select.all(db).await? {
+        out.entry(row.fund_id).or_default().push((row.key, row.grants));
+    }
+    Ok(out)
+}
+
+/// Every status of a vocabulary with its count: 0 when absent, summed
+/// when it comes more than once (once per currency).
+pub(crate) fn counts_by<S: Copy + 'static>(
+    variants: &'static [S],
+    name: fn(S) -> &'static str,
+    rows: &[(String, i64)],
+) -> BTreeMap<&'static str, u64> {
+    variants
+        .iter()
+        .map(|s| {
+            let key = name(*s);
+            let n: i64 = rows.iter().filter(|(k, _)| k == key).map(|(_, n)| *n).sum();
+            (key, n.max(0) as u64)
+        })
+        .collect()
 }
 
 /// A fund's summary from its balances and its grant counts by status.
 pub(crate) fn fund_summary(id: Uuid, currency: &str, b: Balances, counts: &[(String, i64)]) -> ApiResult<FundSummary> {
-    let mut grants_by_status: BTreeMap<&'static str, u64> =
-        GrantStatus::VARIANTS.iter().map(|s| (s.as_str(), 0)).collect();
-    for (status, n) in counts {
-        if let Some(slot) = GrantStatus::VARIANTS.iter().find(|s| s.as_str() == status) {
-            grants_by_status.insert(slot.as_str(), u64::try_from(*n).unwrap_or(0));
-        }
-    }
     Ok(FundSummary {
         fund_id: id,
         contributed: stored(b.contributed, currency)?,
         committed: stored(b.committed, currency)?,
         disbursed: stored(b.disbursed, currency)?,
         available: stored(b.available(), currency)?,
-        grants_by_status,
+        grants_by_status: counts_by(GrantStatus::VARIANTS, GrantStatus::as_str, counts),
     })
 }
 

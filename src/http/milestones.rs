@@ -230,14 +230,16 @@ fn latest_today() -> NaiveDate {
     (Utc::now() + Duration::hours(14)).date_naive()
 }
 
-fn parse_status(m: &milestone::Model) -> ApiResult<MilestoneStatus> {
+pub(crate) fn parse_status(m: &milestone::Model) -> ApiResult<MilestoneStatus> {
     m.status
         .parse()
         .map_err(|_| ApiError::Internal(format!("milestone {} has status {}", m.id, m.status)))
 }
 
 fn is_overdue(status: &str, due_on: NaiveDate, as_of: NaiveDate) -> bool {
-    due_on < as_of && status.parse::<MilestoneStatus>().is_ok_and(MilestoneStatus::is_open)
+    status
+        .parse::<MilestoneStatus>()
+        .is_ok_and(|s| s.is_overdue(due_on, as_of))
 }
 
 /// The statuses still open, as stored, so the SQL filter follows `MilestoneStatus::is_open`.
@@ -309,7 +311,7 @@ async fn create_milestone(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     // Visibility first: a partner must not learn that a project it cannot see exists.
     scope::project(w.db(), &caller, project_id, false).await?;
     caller.require_admin()?;
@@ -330,6 +332,7 @@ async fn create_milestone(
     }
     .insert(w.db())
     .await?;
+    w.count_milestone(None, &row);
     let view = Milestone::from(row);
     let change = Change::created("milestone", id, &view);
     w.commit(change, Reply::created(format!("/api/v1/milestones/{id}"), &view))
@@ -401,12 +404,12 @@ async fn patch_milestone(
     let due_on = v.change("due_on", body.due_on).map(Date::naive);
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     let current = visible(w.db(), &caller, id, true).await?;
     caller.require_admin()?;
     check_if_match(&headers, current.version)?;
     let before = Milestone::from(current.clone());
-    let mut row: milestone::ActiveModel = current.into();
+    let mut row: milestone::ActiveModel = current.clone().into();
     if let Some(title) = title {
         row.title = Set(localized(&title));
     }
@@ -418,7 +421,9 @@ async fn patch_milestone(
     }
     row.version = Set(before.version + 1);
     row.updated_at = Set(Utc::now());
-    let view = Milestone::from(row.update(w.db()).await?);
+    let updated = row.update(w.db()).await?;
+    w.count_milestone(Some(&current), &updated);
+    let view = Milestone::from(updated);
     let change = Change::updated("milestone", id, &before, &view);
     w.commit(change, Reply::ok(&view)).await
 }
@@ -459,16 +464,18 @@ async fn transition_milestone(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     let current = visible(w.db(), &caller, id, true).await?;
     caller.require_admin()?;
     check_move(parse_status(&current)?, to)?;
     let before = Milestone::from(current.clone());
-    let mut row: milestone::ActiveModel = current.into();
+    let mut row: milestone::ActiveModel = current.clone().into();
     row.status = Set(to.as_str().to_owned());
     row.version = Set(before.version + 1);
     row.updated_at = Set(Utc::now());
-    let view = Milestone::from(row.update(w.db()).await?);
+    let updated = row.update(w.db()).await?;
+    w.count_milestone(Some(&current), &updated);
+    let view = Milestone::from(updated);
     // The milestone has no column for the note; the audit trail keeps it.
     let mut after = serde_json::to_value(&view).unwrap_or_default();
     after["note"] = serde_json::json!(note.map(Note::into_string));
@@ -498,7 +505,7 @@ async fn achieve_milestone(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     let current = visible(w.db(), &caller, id, true).await?;
     caller.require_admin()?;
     let from = parse_status(&current)?;
@@ -509,13 +516,15 @@ async fn achieve_milestone(
         ));
     }
     let before = Milestone::from(current.clone());
-    let mut row: milestone::ActiveModel = current.into();
+    let mut row: milestone::ActiveModel = current.clone().into();
     row.status = Set(MilestoneStatus::Achieved.as_str().to_owned());
     row.achieved_on = Set(Some(achieved_on));
     row.evidence = Set(Some(evidence.into_string()));
     row.version = Set(before.version + 1);
     row.updated_at = Set(Utc::now());
-    let view = Milestone::from(row.update(w.db()).await?);
+    let updated = row.update(w.db()).await?;
+    w.count_milestone(Some(&current), &updated);
+    let view = Milestone::from(updated);
     let change = Change::action("achieve", "milestone", id, &before, &view);
     w.commit(change, Reply::ok(&view)).await
 }

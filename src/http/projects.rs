@@ -345,10 +345,11 @@ async fn create(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     check_alliance(w.db(), alliance_id).await?;
     let now = Utc::now();
     let id = Uuid::now_v7();
+    w.hold_project(id).await?;
     let row = project::ActiveModel {
         id: Set(id),
         version: Set(1),
@@ -419,10 +420,11 @@ async fn patch(
     }
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     let current = scope::project(w.db(), &caller, id, true).await?;
     caller.require_admin()?;
     check_if_match(&headers, current.version)?;
+    w.hold_project(id).await?;
     if let Some(alliance) = alliance_id {
         check_alliance(w.db(), alliance).await?;
     }
@@ -495,9 +497,10 @@ async fn transition(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     let current = scope::project(w.db(), &caller, id, true).await?;
     caller.require_admin()?;
+    w.hold_project(id).await?;
     let from: ProjectStatus = current
         .status
         .parse()
@@ -574,9 +577,10 @@ async fn add_participant(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     scope::project(w.db(), &caller, id, true).await?;
     caller.require_admin()?;
+    w.hold_project(id).await?;
     if institution::Entity::find_by_id(institution_id).count(w.db()).await? == 0 {
         return Err(ApiError::field("institution_id", "no institution has this id"));
     }
@@ -611,9 +615,10 @@ async fn remove_participant(
     caller: Caller,
     Path((id, institution_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<Reply> {
-    let w = Write::begin(&state.db, &caller).await?;
+    let mut w = Write::begin(&state.db, &caller).await?;
     scope::project(w.db(), &caller, id, true).await?;
     caller.require_admin()?;
+    w.hold_project(id).await?;
     let current = participant::Entity::find_by_id((id, institution_id))
         .one(w.db())
         .await?

@@ -7,7 +7,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Path, Query};
 use super::ledger::stored;
-use super::milestones::{open_statuses, overdue_condition};
+use super::milestones::parse_status;
 use super::reply::{Reply, Versioned};
 use super::scope;
 use crate::domain::Date;
@@ -163,31 +163,11 @@ async fn project_status(
         .parse()
         .map_err(|_| ApiError::Internal(format!("project {id} has status {}", project.status)))?;
 
-    let by_status: Vec<(String, i64)> = milestone::Entity::find()
-        .select_only()
-        .column(milestone::Column::Status)
-        .column_as(milestone::Column::Id.count(), "n")
+    // A project has a handful of milestones: one query loads them and the
+    // counts, overdue and next milestone follow in one pass.
+    let milestones = milestone::Entity::find()
         .filter(milestone::Column::ProjectId.eq(id))
-        .group_by(milestone::Column::Status)
-        .into_tuple()
         .all(&state.db)
-        .await?;
-    let (overdue, oldest_due): (i64, Option<NaiveDate>) = milestone::Entity::find()
-        .select_only()
-        .column_as(milestone::Column::Id.count(), "n")
-        .column_as(milestone::Column::DueOn.min(), "oldest")
-        .filter(milestone::Column::ProjectId.eq(id))
-        .filter(overdue_condition(as_of))
-        .into_tuple()
-        .one(&state.db)
-        .await?
-        .unwrap_or((0, None));
-    let next = milestone::Entity::find()
-        .filter(milestone::Column::ProjectId.eq(id))
-        .filter(milestone::Column::Status.is_in(open_statuses()))
-        .order_by_asc(milestone::Column::DueOn)
-        .order_by_asc(milestone::Column::Id)
-        .one(&state.db)
         .await?;
     let funding: Vec<(String, i64, i64)> = grant::Entity::find()
         .select_only()
@@ -202,20 +182,25 @@ async fn project_status(
         .all(&state.db)
         .await?;
 
-    let mut counts = MilestoneCounts {
-        overdue: overdue as u64,
-        ..Default::default()
-    };
-    for (s, n) in by_status {
-        let n = n as u64;
-        counts.total += n;
-        match s.parse::<MilestoneStatus>() {
-            Ok(MilestoneStatus::Planned) => counts.planned += n,
-            Ok(MilestoneStatus::InProgress) => counts.in_progress += n,
-            Ok(MilestoneStatus::Achieved) => counts.achieved += n,
-            Ok(MilestoneStatus::Missed) => counts.missed += n,
-            Ok(MilestoneStatus::Cancelled) => counts.cancelled += n,
-            Err(_) => return Err(ApiError::Internal(format!("milestone status {s}"))),
+    let mut counts = MilestoneCounts::default();
+    let mut oldest_due: Option<NaiveDate> = None;
+    let mut next: Option<&milestone::Model> = None;
+    for m in &milestones {
+        let state = parse_status(m)?;
+        counts.total += 1;
+        *match state {
+            MilestoneStatus::Planned => &mut counts.planned,
+            MilestoneStatus::InProgress => &mut counts.in_progress,
+            MilestoneStatus::Achieved => &mut counts.achieved,
+            MilestoneStatus::Missed => &mut counts.missed,
+            MilestoneStatus::Cancelled => &mut counts.cancelled,
+        } += 1;
+        if state.is_overdue(m.due_on, as_of) {
+            counts.overdue += 1;
+            oldest_due = Some(oldest_due.map_or(m.due_on, |d| Ord::min(d, m.due_on)));
+        }
+        if state.is_open() && next.is_none_or(|n| (m.due_on, m.id) < (n.due_on, n.id)) {
+            next = Some(m);
         }
     }
     let oldest_days = oldest_due.map(|d| (as_of - d).num_days());
@@ -230,9 +215,9 @@ async fn project_status(
         next_milestone: next.map(|m| NextMilestone {
             overdue: m.due_on < as_of,
             id: m.id,
-            title: m.title,
+            title: m.title.clone(),
             due_on: m.due_on,
-            status: m.status,
+            status: m.status.clone(),
         }),
         funding: funding
             .into_iter()

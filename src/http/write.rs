@@ -10,7 +10,8 @@ use super::auth::Caller;
 use super::error::ApiResult;
 use super::idempotency;
 use super::reply::Reply;
-use crate::entities::{audit_chain_head, audit_event};
+use crate::entities::{audit_chain_head, audit_event, milestone};
+use crate::store::tallies::Pending;
 use chrono::{SubsecRound, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
@@ -79,6 +80,7 @@ impl Change {
 pub struct Write<'a> {
     txn: DatabaseTransaction,
     caller: &'a Caller,
+    tallies: Pending,
 }
 
 impl<'a> Write<'a> {
@@ -90,6 +92,7 @@ impl<'a> Write<'a> {
         Ok(Write {
             txn: begin_immediate(db).await?,
             caller,
+            tallies: Pending::default(),
         })
     }
 
@@ -101,9 +104,24 @@ impl<'a> Write<'a> {
         self.caller
     }
 
-    /// Records the idempotent reply and the audit event, then commits. The
-    /// event goes last: appending it takes the audit chain's lock.
+    /// Locks a project and takes its share of the dashboard tallies out;
+    /// the commit puts it back as it then stands. Call it before changing
+    /// the project, its participants or its grants, after any fund or grant
+    /// lock (see `store::tallies`).
+    pub async fn hold_project(&mut self, project_id: Uuid) -> ApiResult<()> {
+        Ok(self.tallies.hold_project(&self.txn, project_id).await?)
+    }
+
+    /// Counts a created (`before` is `None`) or changed milestone in the tallies.
+    pub fn count_milestone(&mut self, before: Option<&milestone::Model>, after: &milestone::Model) {
+        self.tallies.milestone(before, after);
+    }
+
+    /// Settles the tallies, records the idempotent reply and the audit
+    /// event, then commits. The event goes last: appending it takes the
+    /// audit chain's lock.
     pub async fn commit(self, change: Change, reply: Reply) -> ApiResult<Reply> {
+        self.tallies.settle(&self.txn).await?;
         if let Some(key) = &self.caller.idempotency_key {
             idempotency::complete(&self.txn, self.caller.token_id, key, &reply).await?;
         }
@@ -116,7 +134,7 @@ impl<'a> Write<'a> {
 /// A write transaction. On SQLite it takes the write lock up front
 /// (`BEGIN IMMEDIATE`), so concurrent writers queue instead of failing to
 /// upgrade a read lock.
-async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+pub(crate) async fn begin_immediate(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     let options = TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..Default::default()

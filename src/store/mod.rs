@@ -1,3 +1,5 @@
-//! Persistence that is more than one row: the fund's books.
+//! Persistence that is more than one row: the fund's books and the
+//! dashboards' tallies.
 
 pub mod books;
+pub mod tallies;

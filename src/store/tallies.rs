@@ -1,0 +1,461 @@
+//! Exactly-maintained aggregates behind the dashboards and fund summaries.
+//!
+//! A project, with its countries, participants and grants, adds a *share*
+//! to `dashboard_tallies`: one project under each of its keys (country,
+//! participant, alliance, sector, year of planned start, status), and each
+//! grant's count, awarded and net disbursed money under the grant's keys
+//! (the project's countries, alliance and sector, the recipient, the year of
+//! the decision, the grant's status). Shares are counted for all funds and
+//! again for each fund that has a grant on the project.
+//!
+//! [`share`] is the one definition of that share. A write that may change
+//! it holds the project ([`Pending::hold_project`]): the project's row is
+//! locked and its share taken out; when the write commits the share as it
+//! now stands is put back ([`Pending::settle`]). Only keys whose figures
+//! moved are written, as increments (`ON CONFLICT … DO UPDATE SET n = n +
+//! excluded.n`) in key order, so concurrent writers never deadlock on them.
+//!
+//! Milestones are counted per status and due date; a milestone write
+//! moves one count from its old (status, due date) to its new one.
+//!
+//! [`rebuild_stale`] counts a tally afresh from the data when it is marked
+//! in `stale_tallies` (the migration that made them marks both), and
+//! [`differences`] compares what is stored with a fresh count.
+
+use crate::domain::status::GrantStatus;
+use crate::entities::{dashboard_tally, grant, milestone, milestone_tally, participant, project, stale_tally};
+use chrono::{Datelike, NaiveDate};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement, TransactionTrait,
+};
+use std::collections::{BTreeMap, HashMap};
+use strum::VariantArray;
+use uuid::Uuid;
+
+/// The `fund_id` of figures that count every fund.
+pub const ALL_FUNDS: Uuid = Uuid::nil();
+
+/// What a dashboard figure is grouped by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, VariantArray)]
+pub enum Dimension {
+    Country,
+    Alliance,
+    Sector,
+    Year,
+    Institution,
+    ProjectStatus,
+    GrantStatus,
+}
+
+impl Dimension {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Country => "country",
+            Dimension::Alliance => "alliance",
+            Dimension::Sector => "sector",
+            Dimension::Year => "year",
+            Dimension::Institution => "institution",
+            Dimension::ProjectStatus => "project_status",
+            Dimension::GrantStatus => "grant_status",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    fund_id: Uuid,
+    dimension: Dimension,
+    key: String,
+    currency: String,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Figures {
+    projects: i64,
+    grants: i64,
+    awarded: i64,
+    disbursed: i64,
+}
+
+impl Figures {
+    fn is_zero(&self) -> bool {
+        *self == Figures::default()
+    }
+}
+
+type Tally = BTreeMap<Key, Figures>;
+
+/// A project and everything its share depends on.
+struct Snapshot {
+    project: project::Model,
+    participants: Vec<Uuid>,
+    grants: Vec<grant::Model>,
+}
+
+fn year(d: NaiveDate) -> String {
+    format!("{:04}", d.year())
+}
+
+/// Adds `sign` times the project's share to `tally`.
+fn share(s: &Snapshot, sign: i64, tally: &mut Tally) -> Result<(), DbErr> {
+    let p = &s.project;
+    let countries: Vec<String> = serde_json::from_value(p.countries.clone())
+        .map_err(|e| DbErr::Custom(format!("countries of project {}: {e}", p.id)))?;
+    // Where the project works: keys its grants share with it.
+    let mut place: Vec<(Dimension, String)> = countries.into_iter().map(|c| (Dimension::Country, c)).collect();
+    place.push((
+        Dimension::Alliance,
+        p.alliance_id.map(|a| a.to_string()).unwrap_or_default(),
+    ));
+    place.push((Dimension::Sector, p.sector.clone()));
+
+    // A project counts under all funds and under each fund that has a grant on it.
+    let mut scopes = vec![ALL_FUNDS];
+    for g in &s.grants {
+        if !scopes.contains(&g.fund_id) {
+            scopes.push(g.fund_id);
+        }
+    }
+    let mut project_keys = place.clone();
+    project_keys.push((Dimension::ProjectStatus, p.status.clone()));
+    project_keys.push((Dimension::Year, year(p.planned_start)));
+    project_keys.extend(s.participants.iter().map(|i| (Dimension::Institution, i.to_string())));
+    for fund_id in &scopes {
+        for (dimension, key) in &project_keys {
+            let k = Key {
+                fund_id: *fund_id,
+                dimension: *dimension,
+                key: key.clone(),
+                currency: String::new(),
+            };
+            tally.entry(k).or_default().projects += sign;
+        }
+    }
+    for g in &s.grants {
+        let awarded = g.status.parse::<GrantStatus>().is_ok_and(GrantStatus::is_awarded);
+        let mut keys = place.clone();
+        keys.push((Dimension::GrantStatus, g.status.clone()));
+        keys.push((Dimension::Institution, g.recipient_institution_id.to_string()));
+        if let Some(decided) = g.decided_on {
+            keys.push((Dimension::Year, year(decided)));
+        }
+        for fund_id in [ALL_FUNDS, g.fund_id] {
+            for (dimension, key) in &keys {
+                let k = Key {
+                    fund_id,
+                    dimension: *dimension,
+                    key: key.clone(),
+                    currency: g.currency.clone(),
+                };
+                let f = tally.entry(k).or_default();
+                f.grants += sign;
+                f.awarded += if awarded { sign * g.amount_minor } else { 0 };
+                f.disbursed += sign * g.disbursed_minor;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Loads the snapshots of these projects with two more queries, whatever their number.
+async fn snapshots(db: &impl ConnectionTrait, projects: Vec<project::Model>) -> Result<Vec<Snapshot>, DbErr> {
+    let ids: Vec<Uuid> = projects.iter().map(|p| p.id).collect();
+    let mut participants: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for row in participant::Entity::find()
+        .filter(participant::Column::ProjectId.is_in(ids.clone()))
+        .all(db)
+        .await?
+    {
+        participants.entry(row.project_id).or_default().push(row.institution_id);
+    }
+    let mut grants: HashMap<Uuid, Vec<grant::Model>> = HashMap::new();
+    for g in grant::Entity::find()
+        .filter(grant::Column::ProjectId.is_in(ids))
+        .all(db)
+        .await?
+    {
+        grants.entry(g.project_id).or_default().push(g);
+    }
+    Ok(projects
+        .into_iter()
+        .map(|project| Snapshot {
+            participants: participants.remove(&project.id).unwrap_or_default(),
+            grants: grants.remove(&project.id).unwrap_or_default(),
+            project,
+        })
+        .collect())
+}
+
+async fn project_share(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    lock: bool,
+    sign: i64,
+    tally: &mut Tally,
+) -> Result<(), DbErr> {
+    let mut select = project::Entity::find_by_id(id);
+    if lock {
+        select = select.lock(LockType::Update);
+    }
+    let found: Vec<project::Model> = select.all(db).await?;
+    for s in snapshots(db, found).await? {
+        share(&s, sign, tally)?;
+    }
+    Ok(())
+}
+
+/// The tally changes of one write, applied when it commits.
+#[derive(Default)]
+pub struct Pending {
+    held: Vec<Uuid>,
+    dashboard: Tally,
+    milestones: BTreeMap<(String, NaiveDate), i64>,
+}
+
+impl Pending {
+    /// Locks the project's row (if it exists yet) and takes its share out,
+    /// to be put back as it stands at [`Pending::settle`]. Call it before
+    /// changing the project, its participants or its grants, after any
+    /// fund or grant lock the write takes (the one lock order).
+    pub async fn hold_project(&mut self, db: &impl ConnectionTrait, id: Uuid) -> Result<(), DbErr> {
+        if !self.held.contains(&id) {
+            project_share(db, id, true, -1, &mut self.dashboard).await?;
+            self.held.push(id);
+        }
+        Ok(())
+    }
+
+    /// A milestone was created (`before` is `None`) or changed.
+    pub fn milestone(&mut self, before: Option<&milestone::Model>, after: &milestone::Model) {
+        if let Some(b) = before {
+            *self.milestones.entry((b.status.clone(), b.due_on)).or_default() -= 1;
+        }
+        *self.milestones.entry((after.status.clone(), after.due_on)).or_default() += 1;
+    }
+
+    /// Puts the held projects' shares back as they now are and writes every
+    /// figure that moved.
+    pub async fn settle(mut self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+        for id in std::mem::take(&mut self.held) {
+            project_share(db, id, false, 1, &mut self.dashboard).await?;
+        }
+        self.dashboard.retain(|_, f| !f.is_zero());
+        self.milestones.retain(|_, n| *n != 0);
+        add_dashboard(db, self.dashboard).await?;
+        add_milestones(db, self.milestones).await
+    }
+}
+
+/// Adds figures to the stored ones, creating rows as needed.
+async fn add_dashboard(db: &impl ConnectionTrait, tally: Tally) -> Result<(), DbErr> {
+    use dashboard_tally::Column as C;
+    let rows: Vec<dashboard_tally::ActiveModel> = tally
+        .into_iter()
+        .map(|(k, f)| dashboard_tally::ActiveModel {
+            fund_id: Set(k.fund_id),
+            dimension: Set(k.dimension.as_str().to_owned()),
+            key: Set(k.key),
+            currency: Set(k.currency),
+            projects: Set(f.projects),
+            grants: Set(f.grants),
+            awarded_minor: Set(f.awarded),
+            disbursed_minor: Set(f.disbursed),
+        })
+        .collect();
+    for chunk in chunks(rows) {
+        dashboard_tally::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([C::FundId, C::Dimension, C::Key, C::Currency])
+                    .values([C::Projects, C::Grants, C::AwardedMinor, C::DisbursedMinor].map(|c| (c, increment(c))))
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn add_milestones(db: &impl ConnectionTrait, counts: BTreeMap<(String, NaiveDate), i64>) -> Result<(), DbErr> {
+    use milestone_tally::Column as C;
+    let rows: Vec<milestone_tally::ActiveModel> = counts
+        .into_iter()
+        .map(|((status, due_on), n)| milestone_tally::ActiveModel {
+            status: Set(status),
+            due_on: Set(due_on),
+            milestones: Set(n),
+        })
+        .collect();
+    for chunk in chunks(rows) {
+        milestone_tally::Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([C::Status, C::DueOn])
+                    .value(C::Milestones, increment(C::Milestones))
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `column = <table>.column + excluded.column`, on both backends.
+fn increment<C: sea_orm::ColumnTrait>(c: C) -> Expr {
+    Expr::col((c.entity_name(), c)).add(Expr::col((Alias::new("excluded"), c)))
+}
+
+/// Rows per statement: well under SQLite's limit on bound parameters.
+fn chunks<T>(rows: Vec<T>) -> Vec<Vec<T>> {
+    const ROWS: usize = 1000;
+    let mut out = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        out.push(rows.by_ref().take(ROWS).collect());
+    }
+    out
+}
+
+/// The dashboard tally counted from the data, a batch of projects at a time.
+async fn count_dashboard(db: &impl ConnectionTrait) -> Result<Tally, DbErr> {
+    const BATCH: u64 = 500;
+    let mut tally = Tally::new();
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut select = project::Entity::find().order_by_asc(project::Column::Id).limit(BATCH);
+        if let Some(id) = after {
+            select = select.filter(project::Column::Id.gt(id));
+        }
+        let batch = select.all(db).await?;
+        let done = (batch.len() as u64) < BATCH;
+        after = batch.last().map(|p| p.id);
+        for s in snapshots(db, batch).await? {
+            share(&s, 1, &mut tally)?;
+        }
+        if done {
+            tally.retain(|_, f| !f.is_zero());
+            return Ok(tally);
+        }
+    }
+}
+
+async fn count_milestones(db: &impl ConnectionTrait) -> Result<BTreeMap<(String, NaiveDate), i64>, DbErr> {
+    let rows: Vec<(String, NaiveDate, i64)> = milestone::Entity::find()
+        .select_only()
+        .column(milestone::Column::Status)
+        .column(milestone::Column::DueOn)
+        .column_as(milestone::Column::Id.count(), "n")
+        .group_by(milestone::Column::Status)
+        .group_by(milestone::Column::DueOn)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(s, d, n)| ((s, d), n)).collect())
+}
+
+/// Counts afresh every tally marked stale, in one transaction; returns
+/// their names. On PostgreSQL the tallies are locked against writers for
+/// the count, so writes of a running instance are neither lost nor counted
+/// twice; on SQLite the write transaction already excludes them.
+pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let txn = crate::http::write::begin_immediate(db).await?;
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "LOCK TABLE dashboard_tallies, milestone_tallies IN EXCLUSIVE MODE",
+        ))
+        .await?;
+    }
+    let stale: Vec<String> = stale_tally::Entity::find()
+        .lock(LockType::Update)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    for name in &stale {
+        match name.as_str() {
+            "dashboard" => {
+                let tally = count_dashboard(&txn).await?;
+                dashboard_tally::Entity::delete_many().exec(&txn).await?;
+                add_dashboard(&txn, tally).await?;
+            }
+            "milestones" => {
+                let counts = count_milestones(&txn).await?;
+                milestone_tally::Entity::delete_many().exec(&txn).await?;
+                add_milestones(&txn, counts).await?;
+            }
+            other => return Err(DbErr::Custom(format!("unknown stale tally {other}"))),
+        }
+    }
+    stale_tally::Entity::delete_many().exec(&txn).await?;
+    txn.commit().await?;
+    Ok(stale)
+}
+
+/// Marks both tallies stale, for [`rebuild_stale`] to count afresh (after
+/// rows were written around the service, as `seed synthetic` does).
+pub async fn mark_stale(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    let rows = ["dashboard", "milestones"].map(|name| stale_tally::ActiveModel {
+        name: Set(name.to_owned()),
+    });
+    stale_tally::Entity::insert_many(rows)
+        .on_conflict(OnConflict::column(stale_tally::Column::Name).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Every figure whose stored value differs from a fresh count, described
+/// for a person; empty when the tallies are exact.
+pub async fn differences(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    let txn = db.begin().await?;
+    let mut out = Vec::new();
+    let counted = count_dashboard(&txn).await?;
+    let mut stored = Tally::new();
+    for r in dashboard_tally::Entity::find().all(&txn).await? {
+        let Some(dimension) = Dimension::VARIANTS.iter().find(|d| d.as_str() == r.dimension) else {
+            out.push(format!("unknown dimension {}", r.dimension));
+            continue;
+        };
+        let f = Figures {
+            projects: r.projects,
+            grants: r.grants,
+            awarded: r.awarded_minor,
+            disbursed: r.disbursed_minor,
+        };
+        if !f.is_zero() {
+            let key = Key {
+                fund_id: r.fund_id,
+                dimension: *dimension,
+                key: r.key,
+                currency: r.currency,
+            };
+            stored.insert(key, f);
+        }
+    }
+    for (k, f) in &counted {
+        if stored.get(k) != Some(f) {
+            out.push(format!("{k:?}: stored {:?}, counted {f:?}", stored.get(k)));
+        }
+    }
+    out.extend(
+        stored
+            .iter()
+            .filter(|(k, _)| !counted.contains_key(*k))
+            .map(|(k, f)| format!("{k:?}: stored {f:?}, counted nothing")),
+    );
+    let counted = count_milestones(&txn).await?;
+    let stored: BTreeMap<(String, NaiveDate), i64> = milestone_tally::Entity::find()
+        .filter(milestone_tally::Column::Milestones.ne(0))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|r| ((r.status, r.due_on), r.milestones))
+        .collect();
+    if stored != counted {
+        out.push(format!("milestones: stored {stored:?}, counted {counted:?}"));
+    }
+    txn.commit().await?;
+    Ok(out)
+}
