@@ -152,13 +152,17 @@ def bench_backend(backend):
                                   ("GET /dashboard/breakdown?by=country", f"{base}/dashboard/breakdown?by=country")]}
         peak = rss_kib(server.pid, "VmHWM")
         summary = api(f"/api/v1/funds/{fund}/summary")
-        return {"backend": backend, "rows": rows, "single": single, "idle_kib": idle, "peak_kib": peak,
-                "seed_seconds": seed_seconds, "page": page, "ref_rps": ref_get["rps"], "fund": summary}
     finally:
         server.terminate()
         ref.terminate()
         server.wait()
         ref.wait()
+    # The disbursements above ran 64 at a time; the dashboards' tallies must still equal a fresh count.
+    check = subprocess.run([BIN, "--database-url", url, "tallies", "check"], text=True, capture_output=True)
+    return {"backend": backend, "rows": rows, "single": single, "idle_kib": idle, "peak_kib": peak,
+            "seed_seconds": seed_seconds, "page": page, "ref_rps": ref_get["rps"], "fund": summary,
+            "tallies": "equal to a fresh count" if check.returncode == 0
+            else f"OFF: {len(check.stdout.splitlines())} figures differ from a fresh count"}
 
 
 def fmt_ms(v):
@@ -200,6 +204,8 @@ def report(results):
             f"p50 {fmt_ms(pn['p50'])} vs {fmt_ms(p1['p50'])} ms.",
             "",
             f"Memory (RSS): idle {r['idle_kib'] / 1024:.1f} MiB, peak under load {r['peak_kib'] / 1024:.1f} MiB.",
+            "",
+            f"Dashboard tallies after the run (`climate-tracker tallies check`): {r['tallies']}.",
             "",
         ]
     # Hand-written analysis below the marker survives a new run.

@@ -124,7 +124,7 @@ async fn execute(cli: Cli) -> CliResult {
         Some(Command::Migrate { direction }) => {
             let db = db::connect(&url).await?;
             match direction {
-                Direction::Up => Migrator::up(&db, None).await?,
+                Direction::Up => db::migrate_up(&db).await?,
                 Direction::Down => Migrator::down(&db, None).await?,
                 Direction::Status => Migrator::status(&db).await?,
             }

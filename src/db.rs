@@ -15,8 +15,8 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Opens a pool. SQLite gets WAL (readers never wait for the writer),
 /// foreign keys on, a busy timeout, and full sync so a 2xx is durable.
 /// A request that cannot get a connection within [`ACQUIRE_TIMEOUT`] answers
-/// 503; every connection is pinged before it is handed out, so one the
-/// database dropped is replaced instead of failing a request.
+/// 503; every PostgreSQL connection is pinged before it is handed out, so
+/// one the server dropped is replaced instead of failing a request.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -24,7 +24,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         .min_connections(1)
         .connect_timeout(ACQUIRE_TIMEOUT)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .test_before_acquire(true)
+        // A server may drop a connection (restart, failover); an SQLite
+        // connection is an open file in this process and cannot be, so only
+        // server connections pay a ping per checkout.
+        .test_before_acquire(!url.starts_with("sqlite"))
         .idle_timeout(Duration::from_secs(300))
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {

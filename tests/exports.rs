@@ -838,6 +838,10 @@ async fn filters_narrow_every_export() {
             .await;
         assert_eq!(backwards.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(backwards.fields(), ["to"]);
+        // Dates are written YYYY-MM-DD, as everywhere else in the API.
+        let loose = app.get("/api/v1/exports/grants.csv?from=2025-2-1").await;
+        assert_eq!(loose.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", loose.body);
+        assert_eq!(loose.fields(), ["from"]);
         let bad = app.get("/api/v1/exports/360giving.json?fund_id=nope").await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(bad.fields(), ["fund_id"]);

@@ -1,9 +1,9 @@
 //! Exactly-maintained aggregates for the dashboards, so that reading them
 //! costs the same at 100 projects and at 100,000.
 //!
-//! `dashboard_tallies` holds, per fund scope (`fund_id`, or the nil UUID for
-//! all funds), dimension (country, alliance, sector, year, institution,
-//! project_status, grant_status), key and currency, how many projects and
+//! `dashboard_tallies` holds, per dimension (country, alliance, sector,
+//! year, institution, project_status, grant_status), fund scope (`fund_id`,
+//! or the nil UUID for all funds), key and currency, how many projects and
 //! grants fall under the key and the grants' awarded and net disbursed
 //! minor units. Rows that only count projects have currency `''`.
 //!
@@ -38,10 +38,12 @@ impl MigrationTrait for Migration {
                 .col(big_integer("grants").default(0))
                 .col(big_integer("awarded_minor").default(0))
                 .col(big_integer("disbursed_minor").default(0))
+                // Dimension first: a breakdown reads one (dimension, fund),
+                // the summaries one dimension across funds.
                 .primary_key(
                     Index::create()
-                        .col("fund_id")
                         .col("dimension")
+                        .col("fund_id")
                         .col("key")
                         .col("currency"),
                 )

@@ -6,11 +6,11 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "dashboard_tallies")]
 pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub dimension: String,
     /// The fund whose grants are counted; the nil UUID for all funds.
     #[sea_orm(primary_key, auto_increment = false)]
     pub fund_id: Uuid,
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub dimension: String,
     /// ISO code, id, sector, year or status; `''` for projects with no alliance.
     #[sea_orm(primary_key, auto_increment = false)]
     pub key: String,

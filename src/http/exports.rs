@@ -10,6 +10,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::Query;
+use crate::domain::Date;
 use crate::export::giving::GivingPackage;
 use crate::export::iati::IatiActivities;
 use crate::export::spreadsheet::GrantsCsv;
@@ -18,7 +19,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use chrono::NaiveDate;
 use futures::StreamExt;
 use sea_orm::DatabaseConnection;
 use serde::Deserialize;
@@ -53,9 +53,9 @@ pub struct ExportParams {
     /// Only grants of this project.
     project_id: Option<Uuid>,
     /// Only grants decided on or after this date.
-    from: Option<NaiveDate>,
+    from: Option<Date>,
     /// Only grants decided on or before this date.
-    to: Option<NaiveDate>,
+    to: Option<Date>,
 }
 
 impl ExportParams {
@@ -68,8 +68,8 @@ impl ExportParams {
         Ok(Filter {
             fund_id: self.fund_id,
             project_id: self.project_id,
-            from: self.from,
-            to: self.to,
+            from: self.from.map(Date::naive),
+            to: self.to.map(Date::naive),
         })
     }
 }

@@ -65,8 +65,8 @@ impl Dimension {
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
-    fund_id: Uuid,
     dimension: Dimension,
+    fund_id: Uuid,
     key: String,
     currency: String,
 }
@@ -267,7 +267,7 @@ async fn add_dashboard(db: &impl ConnectionTrait, tally: Tally) -> Result<(), Db
     for chunk in chunks(rows) {
         dashboard_tally::Entity::insert_many(chunk)
             .on_conflict(
-                OnConflict::columns([C::FundId, C::Dimension, C::Key, C::Currency])
+                OnConflict::columns([C::Dimension, C::FundId, C::Key, C::Currency])
                     .values([C::Projects, C::Grants, C::AwardedMinor, C::DisbursedMinor].map(|c| (c, increment(c))))
                     .to_owned(),
             )
