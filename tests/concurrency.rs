@@ -185,3 +185,70 @@ async fn racing_retries_with_one_idempotency_key_pay_once() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_writes_on_one_project_keep_the_dashboards_exact() {
+    each_backend(|app| async move {
+        // Two funds, so payments on the project's two grants hold different fund locks and truly overlap.
+        let (first, project, recipient) = fund_and_project(&app, "1000.00").await;
+        let sponsor = app.institution("second-sponsor", "CN").await;
+        let second = app
+            .post(
+                "/api/v1/funds",
+                json!({"code": "second-fund", "name": {"en": "Second"}, "currency": "CNY", "sponsor_institution_id": sponsor,
+                    "established_on": "2024-10-19", "focus_areas": []}),
+            )
+            .await
+            .id();
+        app.post(
+            &format!("/api/v1/funds/{second}/contributions"),
+            json!({"contributor_institution_id": sponsor, "amount": cny("1000.00"), "received_on": "2024-11-01"}),
+        )
+        .await;
+        let mut paying = Vec::new();
+        for fund in [&first, &second] {
+            let g = grant(&app, fund, &project, &recipient, "500.00").await;
+            app.post(&format!("/api/v1/grants/{g}/transitions"), json!({"to": "approved"}))
+                .await;
+            paying.push(g);
+        }
+        let newcomer = app.institution("newcomer", "FJ").await;
+
+        let mut requests: Vec<(String, Value)> = Vec::new();
+        for i in 0..15 {
+            for g in &paying {
+                requests.push((
+                    format!("/api/v1/grants/{g}/disbursements"),
+                    json!({"amount": cny("10.00"), "paid_on": "2025-02-01", "reference": format!("r{i}")}),
+                ));
+            }
+        }
+        for fund in [&first, &second] {
+            requests.push((
+                "/api/v1/grants".into(),
+                json!({"fund_id": fund, "project_id": project, "recipient_institution_id": recipient,
+                    "title": {"en": "Late grant"}, "amount": cny("20.00")}),
+            ));
+        }
+        requests.push((
+            format!("/api/v1/projects/{project}/participants"),
+            json!({"institution_id": newcomer, "role": "implementing"}),
+        ));
+        requests.push((format!("/api/v1/projects/{project}/transitions"), json!({"to": "active"})));
+        let results = race(&app, requests).await;
+        assert!(results.iter().all(|(s, _)| s.is_success()), "{}: {results:?}", app.backend);
+
+        let off = climate_tracker::store::tallies::differences(&app.db).await.unwrap();
+        assert!(off.is_empty(), "{}: the tallies are off:\n{}", app.backend, off.join("\n"));
+        let breakdown = app.get("/api/v1/dashboard/breakdown?by=country").await;
+        let tonga = &breakdown.body["rows"][0];
+        assert_eq!(tonga["key"], "TO");
+        assert_eq!((tonga["projects"].as_u64(), tonga["grants"].as_u64()), (Some(1), Some(4)));
+        assert_eq!(tonga["disbursed"], json!([cny("300.00")]));
+        let summary = app.get("/api/v1/dashboard/summary").await;
+        assert_eq!(summary.body["projects_by_status"]["active"], 1);
+        assert_eq!(summary.body["grants_by_status"]["active"], 2);
+        assert_eq!(summary.body["grants_by_status"]["draft"], 2);
+    })
+    .await;
+}
