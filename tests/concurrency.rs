@@ -12,14 +12,12 @@ fn cny(amount: &str) -> Value {
     json!({"amount": amount, "currency": "CNY"})
 }
 
-/// A CNY fund holding `contributed`, and a project with one participant.
-async fn fund_and_project(app: &TestApp, contributed: &str) -> (String, String, String) {
-    let sponsor = app.institution("xinfa-foundation", "CN").await;
-    let recipient = app.institution("vavau-council", "TO").await;
+/// A CNY fund of `sponsor` holding `contributed`.
+async fn funded(app: &TestApp, code: &str, sponsor: &str, contributed: &str) -> String {
     let fund = app
         .post(
             "/api/v1/funds",
-            json!({"code": "race-fund", "name": {"en": "Race fund"}, "currency": "CNY", "sponsor_institution_id": sponsor,
+            json!({"code": code, "name": {"en": code}, "currency": "CNY", "sponsor_institution_id": sponsor,
                 "established_on": "2024-10-19", "focus_areas": []}),
         )
         .await
@@ -31,6 +29,14 @@ async fn fund_and_project(app: &TestApp, contributed: &str) -> (String, String, 
         )
         .await;
     assert_eq!(c.status, StatusCode::CREATED, "{}", c.body);
+    fund
+}
+
+/// A CNY fund holding `contributed`, and a project with one participant.
+async fn fund_and_project(app: &TestApp, contributed: &str) -> (String, String, String) {
+    let sponsor = app.institution("xinfa-foundation", "CN").await;
+    let recipient = app.institution("vavau-council", "TO").await;
+    let fund = funded(app, "race-fund", &sponsor, contributed).await;
     let project = app.project("race-project", &["TO"]).await;
     app.participate(&project, &recipient, "lead").await;
     (fund, project, recipient)
@@ -192,19 +198,7 @@ async fn racing_writes_on_one_project_keep_the_dashboards_exact() {
         // Two funds, so payments on the project's two grants hold different fund locks and truly overlap.
         let (first, project, recipient) = fund_and_project(&app, "1000.00").await;
         let sponsor = app.institution("second-sponsor", "CN").await;
-        let second = app
-            .post(
-                "/api/v1/funds",
-                json!({"code": "second-fund", "name": {"en": "Second"}, "currency": "CNY", "sponsor_institution_id": sponsor,
-                    "established_on": "2024-10-19", "focus_areas": []}),
-            )
-            .await
-            .id();
-        app.post(
-            &format!("/api/v1/funds/{second}/contributions"),
-            json!({"contributor_institution_id": sponsor, "amount": cny("1000.00"), "received_on": "2024-11-01"}),
-        )
-        .await;
+        let second = funded(&app, "second-fund", &sponsor, "1000.00").await;
         let mut paying = Vec::new();
         for fund in [&first, &second] {
             let g = grant(&app, fund, &project, &recipient, "500.00").await;
@@ -234,16 +228,31 @@ async fn racing_writes_on_one_project_keep_the_dashboards_exact() {
             format!("/api/v1/projects/{project}/participants"),
             json!({"institution_id": newcomer, "role": "implementing"}),
         ));
-        requests.push((format!("/api/v1/projects/{project}/transitions"), json!({"to": "active"})));
+        requests.push((
+            format!("/api/v1/projects/{project}/transitions"),
+            json!({"to": "active"}),
+        ));
         let results = race(&app, requests).await;
-        assert!(results.iter().all(|(s, _)| s.is_success()), "{}: {results:?}", app.backend);
+        assert!(
+            results.iter().all(|(s, _)| s.is_success()),
+            "{}: {results:?}",
+            app.backend
+        );
 
         let off = climate_tracker::store::tallies::differences(&app.db).await.unwrap();
-        assert!(off.is_empty(), "{}: the tallies are off:\n{}", app.backend, off.join("\n"));
+        assert!(
+            off.is_empty(),
+            "{}: the tallies are off:\n{}",
+            app.backend,
+            off.join("\n")
+        );
         let breakdown = app.get("/api/v1/dashboard/breakdown?by=country").await;
         let tonga = &breakdown.body["rows"][0];
         assert_eq!(tonga["key"], "TO");
-        assert_eq!((tonga["projects"].as_u64(), tonga["grants"].as_u64()), (Some(1), Some(4)));
+        assert_eq!(
+            (tonga["projects"].as_u64(), tonga["grants"].as_u64()),
+            (Some(1), Some(4))
+        );
         assert_eq!(tonga["disbursed"], json!([cny("300.00")]));
         let summary = app.get("/api/v1/dashboard/summary").await;
         assert_eq!(summary.body["projects_by_status"]["active"], 1);
