@@ -3,7 +3,10 @@
 use crate::store::tallies;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    Statement, TransactionTrait,
+};
 use std::time::Duration;
 
 /// How long a request may wait for a database connection before it answers
@@ -48,4 +51,27 @@ pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
         tracing::info!(tallies = ?rebuilt, "counted the tallies afresh");
     }
     Ok(())
+}
+
+/// An instance's turn to prepare the database at start-up (migrations,
+/// reference data, the first admin token), held until the returned
+/// transaction ends. Instances starting together on one PostgreSQL database
+/// take turns on a transaction-scoped advisory lock: the first does the
+/// work, the next finds it done. SQLite is served by one process, and a
+/// write transaction held here would block the pool's other connections,
+/// so it takes none.
+pub async fn start_up_turn(db: &DatabaseConnection) -> Result<Option<DatabaseTransaction>, DbErr> {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(None);
+    }
+    /// Any fixed number; only climate-tracker's start-up takes this lock.
+    const START_UP_LOCK: i64 = 0x00c1_1a7e_7a11;
+    let turn = db.begin().await?;
+    turn.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [START_UP_LOCK.into()],
+    ))
+    .await?;
+    Ok(Some(turn))
 }

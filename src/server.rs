@@ -7,6 +7,7 @@ use crate::{db, http, seed, tokens};
 
 pub async fn serve(url: &str, settings: Serve) -> Result<(), Box<dyn std::error::Error>> {
     let db = db::connect(url).await?;
+    let turn = db::start_up_turn(&db).await?;
     db::migrate_up(&db).await?;
     let added = seed::reference_if_empty(&db).await?;
     if added > 0 {
@@ -28,6 +29,9 @@ pub async fn serve(url: &str, settings: Serve) -> Result<(), Box<dyn std::error:
             events = sealed,
             "chained audit events written before the hash chain existed"
         );
+    }
+    if let Some(turn) = turn {
+        turn.commit().await?;
     }
 
     let state = http::AppState {

@@ -185,3 +185,61 @@ async fn two_instances_on_one_database_pay_exactly_what_fits() {
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_started_at_once_on_an_empty_database_both_serve() {
+    let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
+        return;
+    };
+    let name = format!("ct_twin_{}", uuid::Uuid::new_v4().simple());
+    let server = climate_tracker::db::connect(&admin_url).await.expect("postgres");
+    server
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create db");
+    let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("db path").0);
+    let admin = "twin-admin-secret";
+
+    // Both migrate, load the reference data and make the admin token at the same moment.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| start(&url, admin));
+        let b = s.spawn(|| start(&url, admin));
+        (a.join().expect("first instance"), b.join().expect("second instance"))
+    });
+    let client = reqwest::Client::new();
+    for base in [&a.base, &b.base] {
+        let r = client
+            .get(format!("{base}/api/v1/institutions?limit=1"))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .expect("http");
+        assert_eq!(r.status(), 200, "{base}");
+    }
+    let db = climate_tracker::db::connect(&url).await.expect("connect");
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Postgres, sql))
+                .await
+                .expect("query")
+                .expect("a row");
+            row.try_get_by_index::<i64>(0).expect("count")
+        }
+    };
+    let reference: Value = serde_json::from_str(include_str!("../seed/reference.json")).expect("reference data");
+    let institutions = reference["institutions"].as_array().map_or(0, Vec::len) as i64;
+    assert_eq!(
+        count("SELECT COUNT(*) FROM institutions").await,
+        institutions,
+        "the reference data once"
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM tokens").await, 1, "one admin token");
+    drop((a, b));
+    db.close().await.ok();
+    server
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .ok();
+}
