@@ -45,6 +45,18 @@ fn start(database_url: &str, admin: &str) -> Instance {
     Instance { child, base }
 }
 
+/// A new, empty database on the test server: (server connection, name, URL).
+async fn empty_database(admin_url: &str) -> (sea_orm::DatabaseConnection, String, String) {
+    let name = format!("ct_two_{}", uuid::Uuid::new_v4().simple());
+    let server = climate_tracker::db::connect(admin_url).await.expect("postgres");
+    server
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create db");
+    let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("db path").0);
+    (server, name, url)
+}
+
 async fn call(client: &reqwest::Client, base: &str, admin: &str, path: &str, body: Value) -> (u16, Value) {
     let r = client
         .post(format!("{base}{path}"))
@@ -62,13 +74,7 @@ async fn two_instances_on_one_database_pay_exactly_what_fits() {
     let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
         return;
     };
-    let name = format!("ct_two_{}", uuid::Uuid::new_v4().simple());
-    let server = climate_tracker::db::connect(&admin_url).await.expect("postgres");
-    server
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create db");
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("db path").0);
+    let (server, name, url) = empty_database(&admin_url).await;
     let admin = "two-instance-admin-secret";
 
     let a = start(&url, admin);
@@ -191,13 +197,7 @@ async fn two_instances_started_at_once_on_an_empty_database_both_serve() {
     let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
         return;
     };
-    let name = format!("ct_twin_{}", uuid::Uuid::new_v4().simple());
-    let server = climate_tracker::db::connect(&admin_url).await.expect("postgres");
-    server
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create db");
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("db path").0);
+    let (server, name, url) = empty_database(&admin_url).await;
     let admin = "twin-admin-secret";
 
     // Both migrate, load the reference data and make the admin token at the same moment.
@@ -238,8 +238,7 @@ async fn two_instances_started_at_once_on_an_empty_database_both_serve() {
     assert_eq!(count("SELECT COUNT(*) FROM tokens").await, 1, "one admin token");
     drop((a, b));
     db.close().await.ok();
-    server
+    let _ = server
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .ok();
+        .await;
 }
