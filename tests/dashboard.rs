@@ -244,6 +244,13 @@ async fn breakdowns_group_projects_grants_and_money() {
         let rows = sector.body["rows"].as_array().unwrap();
         assert_eq!(rows.len(), 1, "only the funded project's sector: {rows:?}");
         assert_eq!(rows[0]["awarded"], json!([cny("400.00")]));
+        let nil = app
+            .get(&format!(
+                "{}&fund_id=00000000-0000-0000-0000-000000000000",
+                by("sector")
+            ))
+            .await;
+        assert_eq!(nil.body["rows"], json!([]), "the nil UUID names no fund");
 
         let alliance = app.get(&by("alliance")).await;
         assert_eq!(alliance.body["rows"][0]["key"], Value::Null);

@@ -48,6 +48,24 @@ async fn fund(app: &TestApp, code: &str, currency: &str, sponsor: &str, amount: 
     f
 }
 
+/// A CNY fund holding 1000.00, a project in `countries` with one
+/// participant, and a draft grant of `amount` to it: (fund, project, grant).
+async fn one_grant(app: &TestApp, countries: &[&str], amount: &str) -> (String, String, String) {
+    let sponsor = app.institution("sponsor", "CN").await;
+    let uni = app.institution("usp", "FJ").await;
+    let f = fund(app, "cny-fund", "CNY", &sponsor, "1000.00").await;
+    let p = app.project("solar", countries).await;
+    app.participate(&p, &uni, "lead").await;
+    let g = app
+        .post(
+            "/api/v1/grants",
+            json!({"fund_id": f, "project_id": p, "recipient_institution_id": uni, "title": {"en": "g"}, "amount": money(amount, "CNY")}),
+        )
+        .await
+        .id();
+    (f, p, g)
+}
+
 /// The row of a breakdown with this key.
 async fn row(app: &TestApp, query: &str, key: &str) -> Option<Value> {
     let r = app.get(&format!("/api/v1/dashboard/breakdown?{query}")).await;
@@ -151,25 +169,21 @@ async fn every_change_keeps_the_dashboards_exact() {
 #[tokio::test]
 async fn a_stale_tally_is_counted_afresh_when_the_service_starts() {
     each_backend(|app| async move {
-        let sponsor = app.institution("sponsor", "CN").await;
-        let uni = app.institution("usp", "FJ").await;
-        let f = fund(&app, "cny-fund", "CNY", &sponsor, "1000.00").await;
-        let p = app.project("solar", &["TO", "FJ"]).await;
-        app.participate(&p, &uni, "lead").await;
-        let g = app
-            .post(
-                "/api/v1/grants",
-                json!({"fund_id": f, "project_id": p, "recipient_institution_id": uni, "title": {"en": "g"}, "amount": money("300.00", "CNY")}),
-            )
-            .await
-            .id();
+        let (f, p, g) = one_grant(&app, &["TO", "FJ"], "300.00").await;
         for to in ["submitted", "approved"] {
-            app.post(&format!("/api/v1/grants/{g}/transitions"), json!({"to": to})).await;
+            app.post(&format!("/api/v1/grants/{g}/transitions"), json!({"to": to}))
+                .await;
         }
-        app.post(&format!("/api/v1/grants/{g}/disbursements"), json!({"amount": money("12.34", "CNY"), "paid_on": "2025-02-01"}))
-            .await;
-        app.post(&format!("/api/v1/projects/{p}/milestones"), json!({"title": {"en": "m"}, "due_on": "2025-05-01"}))
-            .await;
+        app.post(
+            &format!("/api/v1/grants/{g}/disbursements"),
+            json!({"amount": money("12.34", "CNY"), "paid_on": "2025-02-01"}),
+        )
+        .await;
+        app.post(
+            &format!("/api/v1/projects/{p}/milestones"),
+            json!({"title": {"en": "m"}, "due_on": "2025-05-01"}),
+        )
+        .await;
         let views = [
             "/api/v1/dashboard/summary?as_of=2025-04-15",
             "/api/v1/dashboard/breakdown?by=country",
@@ -185,8 +199,14 @@ async fn a_stale_tally_is_counted_afresh_when_the_service_starts() {
 
         // Figures lost (as if the rows were written around the service), then marked stale.
         use sea_orm::ConnectionTrait;
-        app.db.execute_unprepared("DELETE FROM dashboard_tallies").await.unwrap();
-        app.db.execute_unprepared("DELETE FROM milestone_tallies").await.unwrap();
+        app.db
+            .execute_unprepared("DELETE FROM dashboard_tallies")
+            .await
+            .unwrap();
+        app.db
+            .execute_unprepared("DELETE FROM milestone_tallies")
+            .await
+            .unwrap();
         assert_ne!(app.get(views[1]).await.body, before[1], "the figures are gone");
         tallies::mark_stale(&app.db).await.unwrap();
         climate_tracker::db::migrate_up(&app.db).await.unwrap();
@@ -195,6 +215,53 @@ async fn a_stale_tally_is_counted_afresh_when_the_service_starts() {
             assert_eq!(&app.get(v).await.body, b, "{v}");
         }
         exact(&app, "the rebuild").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_write_that_would_overflow_a_dashboard_total_is_refused_and_changes_nothing() {
+    use climate_tracker::entities::dashboard_tally::{Column, Entity};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    each_backend(|app| async move {
+        let (f, _, g) = one_grant(&app, &["TO"], "100.00").await;
+        app.post(&format!("/api/v1/grants/{g}/transitions"), json!({"to": "submitted"}))
+            .await;
+        // A total 50.00 short of the BIGINT limit, as if years of grants had filled it.
+        Entity::update_many()
+            .col_expr(Column::AwardedMinor, Expr::value(i64::MAX - 5000))
+            .filter(Column::Dimension.eq("sector"))
+            .filter(Column::Key.eq("climate_adaptation"))
+            .filter(Column::FundId.eq(tallies::ALL_FUNDS))
+            .filter(Column::Currency.eq("CNY"))
+            .exec(&app.db)
+            .await
+            .unwrap();
+
+        let r = app
+            .post(&format!("/api/v1/grants/{g}/transitions"), json!({"to": "approved"}))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}: {}",
+            app.backend,
+            r.body
+        );
+        assert_eq!(r.fields(), ["amount"]);
+        assert_eq!(
+            app.get(&format!("/api/v1/grants/{g}")).await.body["status"],
+            "submitted"
+        );
+        assert_eq!(
+            app.get(&format!("/api/v1/funds/{f}/summary")).await.body["committed"],
+            money("0.00", "CNY")
+        );
+        let sector = row(&app, "by=sector", "climate_adaptation")
+            .await
+            .expect("the sector row");
+        assert_eq!(sector["grants"], 1, "the breakdown still reads: {sector}");
     })
     .await;
 }

@@ -24,6 +24,17 @@ pub struct Migration;
 
 const TALLIES: [&str; 2] = ["dashboard", "milestones"];
 
+/// On PostgreSQL a sum past the BIGINT range is an error; SQLite would turn
+/// it into a REAL instead, which this check refuses, so both backends fail
+/// the write rather than store a figure that is no longer exact.
+fn in_bigint_range<const N: usize>(columns: [&'static str; N]) -> Expr {
+    columns
+        .into_iter()
+        .map(|c| Expr::col(c).between(i64::MIN, i64::MAX))
+        .reduce(|a, b| a.and(b))
+        .expect("at least one column")
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -38,6 +49,12 @@ impl MigrationTrait for Migration {
                 .col(big_integer("grants").default(0))
                 .col(big_integer("awarded_minor").default(0))
                 .col(big_integer("disbursed_minor").default(0))
+                .check(in_bigint_range([
+                    "projects",
+                    "grants",
+                    "awarded_minor",
+                    "disbursed_minor",
+                ]))
                 // Dimension first: a breakdown reads one (dimension, fund),
                 // the summaries one dimension across funds.
                 .primary_key(
@@ -56,6 +73,7 @@ impl MigrationTrait for Migration {
                 .col(string_len("status", 16))
                 .col(date("due_on"))
                 .col(big_integer("milestones").default(0))
+                .check(in_bigint_range(["milestones"]))
                 .primary_key(Index::create().col("status").col("due_on"))
                 .take(),
         )

@@ -230,6 +230,11 @@ async fn breakdown(State(state): State<AppState>, caller: Caller, Query(q): Quer
     caller.require_staff()?;
     let db = &state.db;
     let dimension = Dimension::from(q.by);
+    // The nil UUID names no fund (the tallies use it for "all funds").
+    if q.fund_id == Some(ALL_FUNDS) {
+        let by = dimension.as_str();
+        return Ok(Reply::ok(&Breakdown { by, rows: Vec::new() }));
+    }
     let tallied = dashboard_tally::Entity::find()
         .filter(dashboard_tally::Column::FundId.eq(q.fund_id.unwrap_or(ALL_FUNDS)))
         .filter(dashboard_tally::Column::Dimension.eq(dimension.as_str()))

@@ -281,15 +281,18 @@ pub(crate) async fn grant_counts(
     db: &impl ConnectionTrait,
     fund: Option<Uuid>,
 ) -> ApiResult<HashMap<Uuid, Vec<(String, i64)>>> {
+    use dashboard_tally::Column as C;
     let mut select = dashboard_tally::Entity::find()
-        .filter(dashboard_tally::Column::Dimension.eq(Dimension::GrantStatus.as_str()))
-        .filter(dashboard_tally::Column::Grants.ne(0));
+        .select_only()
+        .columns([C::FundId, C::Key, C::Grants])
+        .filter(C::Dimension.eq(Dimension::GrantStatus.as_str()))
+        .filter(C::Grants.ne(0));
     if let Some(f) = fund {
-        select = select.filter(dashboard_tally::Column::FundId.eq(f));
+        select = select.filter(C::FundId.eq(f));
     }
     let mut out: HashMap<Uuid, Vec<(String, i64)>> = HashMap::new();
-    for row in select.all(db).await? {
-        out.entry(row.fund_id).or_default().push((row.key, row.grants));
+    for (fund_id, status, n) in select.into_tuple::<(Uuid, String, i64)>().all(db).await? {
+        out.entry(fund_id).or_default().push((status, n));
     }
     Ok(out)
 }

@@ -7,11 +7,11 @@
 //! the commit, and held only for the append and the commit itself.
 
 use super::auth::Caller;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::idempotency;
 use super::reply::Reply;
 use crate::entities::{audit_chain_head, audit_event, milestone};
-use crate::store::tallies::Pending;
+use crate::store::tallies::{self, Pending};
 use chrono::{SubsecRound, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
@@ -121,7 +121,13 @@ impl<'a> Write<'a> {
     /// event, then commits. The event goes last: appending it takes the
     /// audit chain's lock.
     pub async fn commit(self, change: Change, reply: Reply) -> ApiResult<Reply> {
-        self.tallies.settle(&self.txn).await?;
+        self.tallies.settle(&self.txn).await.map_err(|e| {
+            if tallies::is_out_of_range(&e) {
+                ApiError::field("amount", tallies::OUT_OF_RANGE)
+            } else {
+                ApiError::from(e)
+            }
+        })?;
         if let Some(key) = &self.caller.idempotency_key {
             idempotency::complete(&self.txn, self.caller.token_id, key, &reply).await?;
         }

@@ -27,8 +27,8 @@ use crate::entities::{dashboard_tally, grant, milestone, milestone_tally, partic
 use chrono::{Datelike, NaiveDate};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, Statement, TransactionTrait,
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, IsolationLevel,
+    QueryFilter, QueryOrder, QuerySelect, RuntimeErr, Set, Statement, TransactionTrait,
 };
 use std::collections::{BTreeMap, HashMap};
 use strum::VariantArray;
@@ -71,12 +71,14 @@ struct Key {
     currency: String,
 }
 
+/// Wide enough that no sum of stored minor units overflows in Rust; what
+/// does not fit the BIGINT columns is refused when written (see [`OUT_OF_RANGE`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Figures {
-    projects: i64,
-    grants: i64,
-    awarded: i64,
-    disbursed: i64,
+    projects: i128,
+    grants: i128,
+    awarded: i128,
+    disbursed: i128,
 }
 
 impl Figures {
@@ -99,7 +101,7 @@ fn year(d: NaiveDate) -> String {
 }
 
 /// Adds `sign` times the project's share to `tally`.
-fn share(s: &Snapshot, sign: i64, tally: &mut Tally) -> Result<(), DbErr> {
+fn share(s: &Snapshot, sign: i128, tally: &mut Tally) -> Result<(), DbErr> {
     let p = &s.project;
     let countries: Vec<String> = serde_json::from_value(p.countries.clone())
         .map_err(|e| DbErr::Custom(format!("countries of project {}: {e}", p.id)))?;
@@ -151,8 +153,8 @@ fn share(s: &Snapshot, sign: i64, tally: &mut Tally) -> Result<(), DbErr> {
                 };
                 let f = tally.entry(k).or_default();
                 f.grants += sign;
-                f.awarded += if awarded { sign * g.amount_minor } else { 0 };
-                f.disbursed += sign * g.disbursed_minor;
+                f.awarded += if awarded { sign * i128::from(g.amount_minor) } else { 0 };
+                f.disbursed += sign * i128::from(g.disbursed_minor);
             }
         }
     }
@@ -192,7 +194,7 @@ async fn project_share(
     db: &impl ConnectionTrait,
     id: Uuid,
     lock: bool,
-    sign: i64,
+    sign: i128,
     tally: &mut Tally,
 ) -> Result<(), DbErr> {
     let mut select = project::Entity::find_by_id(id);
@@ -248,22 +250,45 @@ impl Pending {
     }
 }
 
+/// What a tally says when a figure would pass the range of its BIGINT column.
+pub const OUT_OF_RANGE: &str = "a dashboard total would pass the range it can record";
+
+/// A figure leaving the BIGINT range: refused here in Rust, by PostgreSQL
+/// (`22003 numeric_value_out_of_range`) or by the columns' CHECK on SQLite
+/// (`275 SQLITE_CONSTRAINT_CHECK`; without it the sum would become a REAL).
+pub fn is_out_of_range(e: &DbErr) -> bool {
+    match e {
+        DbErr::Custom(m) => m == OUT_OF_RANGE,
+        DbErr::Query(RuntimeErr::SqlxError(x)) | DbErr::Exec(RuntimeErr::SqlxError(x)) => match &**x {
+            sea_orm::sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("22003" | "275")),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+fn column(n: i128) -> Result<i64, DbErr> {
+    i64::try_from(n).map_err(|_| DbErr::Custom(OUT_OF_RANGE.into()))
+}
+
 /// Adds figures to the stored ones, creating rows as needed.
 async fn add_dashboard(db: &impl ConnectionTrait, tally: Tally) -> Result<(), DbErr> {
     use dashboard_tally::Column as C;
-    let rows: Vec<dashboard_tally::ActiveModel> = tally
+    let rows = tally
         .into_iter()
-        .map(|(k, f)| dashboard_tally::ActiveModel {
-            fund_id: Set(k.fund_id),
-            dimension: Set(k.dimension.as_str().to_owned()),
-            key: Set(k.key),
-            currency: Set(k.currency),
-            projects: Set(f.projects),
-            grants: Set(f.grants),
-            awarded_minor: Set(f.awarded),
-            disbursed_minor: Set(f.disbursed),
+        .map(|(k, f)| {
+            Ok(dashboard_tally::ActiveModel {
+                fund_id: Set(k.fund_id),
+                dimension: Set(k.dimension.as_str().to_owned()),
+                key: Set(k.key),
+                currency: Set(k.currency),
+                projects: Set(column(f.projects)?),
+                grants: Set(column(f.grants)?),
+                awarded_minor: Set(column(f.awarded)?),
+                disbursed_minor: Set(column(f.disbursed)?),
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, DbErr>>()?;
     for chunk in chunks(rows) {
         dashboard_tally::Entity::insert_many(chunk)
             .on_conflict(
@@ -358,6 +383,10 @@ async fn count_milestones(db: &impl ConnectionTrait) -> Result<BTreeMap<(String,
 /// the count, so writes of a running instance are neither lost nor counted
 /// twice; on SQLite the write transaction already excludes them.
 pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    // Most start-ups find nothing to do: look before locking writers out.
+    if stale_tally::Entity::find().one(db).await?.is_none() {
+        return Ok(Vec::new());
+    }
     let txn = crate::http::write::begin_immediate(db).await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_raw(Statement::from_string(
@@ -409,7 +438,16 @@ pub async fn mark_stale(db: &impl ConnectionTrait) -> Result<(), DbErr> {
 /// Every figure whose stored value differs from a fresh count, described
 /// for a person; empty when the tallies are exact.
 pub async fn differences(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
-    let txn = db.begin().await?;
+    // One snapshot for the count and the stored figures, so writes committed
+    // meanwhile are not reported as differences (SQLite's read transaction
+    // is one snapshot already).
+    let txn = match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            db.begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+                .await?
+        }
+        _ => db.begin().await?,
+    };
     let mut out = Vec::new();
     let counted = count_dashboard(&txn).await?;
     let mut stored = Tally::new();
@@ -419,10 +457,10 @@ pub async fn differences(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> 
             continue;
         };
         let f = Figures {
-            projects: r.projects,
-            grants: r.grants,
-            awarded: r.awarded_minor,
-            disbursed: r.disbursed_minor,
+            projects: r.projects.into(),
+            grants: r.grants.into(),
+            awarded: r.awarded_minor.into(),
+            disbursed: r.disbursed_minor.into(),
         };
         if !f.is_zero() {
             let key = Key {
