@@ -12,7 +12,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::TestApp;
+use common::{TestApp, TestDb};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;
@@ -90,26 +90,6 @@ async fn the_page_routes_are_not_part_of_the_api_document() {
 
 // ---------------------------------------------------------------- processes
 
-/// A SQLite file in the temp directory, removed on drop.
-struct TempDb(PathBuf);
-
-impl TempDb {
-    fn new() -> TempDb {
-        TempDb(std::env::temp_dir().join(format!("climate-tracker-browser-{}.db", uuid::Uuid::new_v4())))
-    }
-    fn url(&self) -> String {
-        format!("sqlite://{}?mode=rwc", self.0.display())
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
-
 /// A child process, killed on drop.
 struct Running(Child);
 
@@ -172,7 +152,7 @@ fn browser_programs() -> Option<(PathBuf, PathBuf)> {
 }
 
 /// `climate-tracker seed demo`, then `serve` with a known admin secret.
-async fn demo_server(db: &TempDb) -> (Running, String) {
+async fn demo_server(db: &TestDb) -> (Running, String) {
     let seeded = Command::new(BINARY)
         .args(["seed", "demo"])
         .env("CLIMATE_TRACKER_DATABASE_URL", db.url())
@@ -196,21 +176,27 @@ async fn demo_server(db: &TempDb) -> (Running, String) {
         .spawn()
         .expect("start the binary");
     let base = format!("http://127.0.0.1:{port}");
+    answers(&format!("{base}/healthz"), &mut child, "the server", String::new).await;
+    (Running(child), base)
+}
+
+/// Polls `url` until it answers 200; panics, with `log()`, if `child`
+/// exits first or `WAIT` passes.
+async fn answers(url: &str, child: &mut Child, what: &str, log: impl Fn() -> String) {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + WAIT;
     loop {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+        if let Ok(r) = client.get(url).send().await
             && r.status() == 200
         {
-            break;
+            return;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("the server exited with {status}");
+            panic!("{what} exited with {status}:\n{}", log());
         }
-        assert!(Instant::now() < deadline, "the server did not become healthy");
+        assert!(Instant::now() < deadline, "{what} did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    (Running(child), base)
 }
 
 /// chromedriver on a free port, ready for sessions.
@@ -230,21 +216,10 @@ async fn chromedriver(driver: &Path) -> (Running, String) {
         }
     });
     let url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Ok(r) = client.get(format!("{url}/status")).send().await
-            && r.status() == 200
-        {
-            break;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let lines: Vec<String> = log.try_iter().collect();
-            panic!("chromedriver exited with {status}:\n{}", lines.join("\n"));
-        }
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    answers(&format!("{url}/status"), &mut child, "chromedriver", || {
+        log.try_iter().collect::<Vec<_>>().join("\n")
+    })
+    .await;
     (Running(child), url)
 }
 
@@ -361,7 +336,7 @@ async fn in_a_real_browser_the_dashboard_shows_what_the_api_answers_and_the_docs
     let Some((chromium, driver)) = browser_programs() else {
         return;
     };
-    let db = TempDb::new();
+    let db = TestDb::sqlite();
     let (_server, base) = demo_server(&db).await;
     let created = reqwest::Client::new()
         .post(format!("{base}/api/v1/tokens"))

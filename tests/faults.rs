@@ -6,12 +6,13 @@
 //! service reaches it through a TCP proxy inside the test, and "stopping
 //! PostgreSQL" means the proxy stops accepting and cuts every connection.
 
+mod common;
+
+use common::TestDb;
 use rust_decimal::Decimal;
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,80 +26,6 @@ const BINARY: &str = env!("CARGO_BIN_EXE_climate-tracker");
 const ADMIN: &str = "ctk_faults-admin-secret";
 
 // ------------------------------------------------------------------ harness
-
-/// A database of its own for one test: a SQLite file, or a fresh PostgreSQL
-/// database; removed on drop.
-enum Db {
-    Sqlite(PathBuf),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Db {
-    fn sqlite() -> Db {
-        Db::Sqlite(std::env::temp_dir().join(format!("climate-tracker-faults-{}.db", uuid::Uuid::new_v4())))
-    }
-
-    async fn postgres(admin_url: &str) -> Db {
-        let name = format!("ct_faults_{}", uuid::Uuid::new_v4().simple());
-        let admin = climate_tracker::db::connect(admin_url)
-            .await
-            .expect("TEST_POSTGRES_URL must be reachable");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create database");
-        admin.close().await.ok();
-        Db::Postgres {
-            admin_url: admin_url.to_owned(),
-            name,
-        }
-    }
-
-    fn url(&self) -> String {
-        match self {
-            Db::Sqlite(path) => format!("sqlite://{}?mode=rwc", path.display()),
-            Db::Postgres { admin_url, name } => format!("{}/{name}", admin_url.rsplit_once('/').expect("db path").0),
-        }
-    }
-
-    fn backend(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "sqlite",
-            Db::Postgres { .. } => "postgres",
-        }
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        match self {
-            Db::Sqlite(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            Db::Postgres { admin_url, name } => {
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                // Drop runs outside async: a runtime of its own, on its own thread.
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .expect("runtime");
-                    rt.block_on(async move {
-                        if let Ok(admin) = climate_tracker::db::connect(&admin_url).await {
-                            let _ = admin
-                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .await;
-                            admin.close().await.ok();
-                        }
-                    });
-                })
-                .join();
-            }
-        }
-    }
-}
 
 /// A running `climate-tracker serve` on a free port; killed on drop.
 struct Server {
@@ -212,6 +139,15 @@ async fn post(client: &reqwest::Client, server: &Server, path: &str, body: Value
     reply
 }
 
+/// POSTs and returns the id of what was created.
+async fn created(client: &reqwest::Client, server: &Server, path: &str, body: Value) -> String {
+    let made = post(client, server, path, body).await;
+    made["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id from {path}: {made}"))
+        .to_owned()
+}
+
 /// Every item of a paginated list.
 async fn all(client: &reqwest::Client, server: &Server, path: &str) -> Vec<Value> {
     let mut items = Vec::new();
@@ -251,37 +187,28 @@ struct Books {
 
 /// A fund with money, a project with a recipient, and an approved grant of `award`.
 async fn approved_grant(client: &reqwest::Client, server: &Server, award: &str) -> Books {
-    let sponsor = post(
+    let sponsor = created(
         client,
         server,
         "/api/v1/institutions",
         json!({"name": {"en": "Sponsor"}, "kind": "foundation", "country": "CN"}),
     )
-    .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let recipient = post(
+    .await;
+    let recipient = created(
         client,
         server,
         "/api/v1/institutions",
         json!({"name": {"en": "Recipient"}, "kind": "ngo", "country": "TO"}),
     )
-    .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let fund = post(
+    .await;
+    let fund = created(
         client,
         server,
         "/api/v1/funds",
         json!({"code": "faults-fund", "name": {"en": "Fund"}, "currency": "CNY",
                "sponsor_institution_id": sponsor, "established_on": "2024-10-19", "focus_areas": []}),
     )
-    .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    .await;
     post(
         client,
         server,
@@ -289,7 +216,7 @@ async fn approved_grant(client: &reqwest::Client, server: &Server, award: &str) 
         json!({"contributor_institution_id": sponsor, "amount": cny("10000000.00"), "received_on": "2024-11-01"}),
     )
     .await;
-    let project = post(
+    let project = created(
         client,
         server,
         "/api/v1/projects",
@@ -297,10 +224,7 @@ async fn approved_grant(client: &reqwest::Client, server: &Server, award: &str) 
                "rio_markers": {"mitigation": 2, "adaptation": 0},
                "planned_start": "2025-01-01", "planned_end": "2026-12-31"}),
     )
-    .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    .await;
     post(
         client,
         server,
@@ -308,17 +232,14 @@ async fn approved_grant(client: &reqwest::Client, server: &Server, award: &str) 
         json!({"institution_id": recipient, "role": "lead"}),
     )
     .await;
-    let grant = post(
+    let grant = created(
         client,
         server,
         "/api/v1/grants",
         json!({"fund_id": fund, "project_id": project, "recipient_institution_id": recipient,
                "title": {"en": "G"}, "amount": cny(award)}),
     )
-    .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    .await;
     for to in ["submitted", "approved"] {
         post(
             client,
@@ -474,8 +395,10 @@ async fn with_the_database_gone_requests_answer_503_quickly_and_the_service_reco
         eprintln!("skipped: set TEST_POSTGRES_URL to run the database outage test");
         return;
     };
-    let db = Db::postgres(&admin_url).await;
-    let Db::Postgres { name, .. } = &db else { unreachable!() };
+    let db = TestDb::postgres(&admin_url).await;
+    let TestDb::Postgres { name, .. } = &db else {
+        unreachable!()
+    };
     let (upstream, _) = through_proxy(&admin_url, 0, name);
     let proxy = Proxy::start(upstream).await;
     let (_, url) = through_proxy(&admin_url, proxy.port, name);
@@ -585,13 +508,13 @@ async fn recovers_by_itself(client: &reqwest::Client, server: &Server) -> Durati
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_in_the_middle_of_a_burst_of_payments_leaves_nothing_half_written() {
-    crash_mid_burst(Db::sqlite()).await;
+    crash_mid_burst(TestDb::sqlite()).await;
     if let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") {
-        crash_mid_burst(Db::postgres(&admin_url).await).await;
+        crash_mid_burst(TestDb::postgres(&admin_url).await).await;
     }
 }
 
-async fn crash_mid_burst(db: Db) {
+async fn crash_mid_burst(db: TestDb) {
     let mut server = Server::start(&db.url());
     let client = client();
     let books = approved_grant(&client, &server, "1000000.00").await;
@@ -730,7 +653,7 @@ async fn crash_mid_burst(db: Db) {
 
 #[tokio::test]
 async fn sigterm_lets_a_request_in_flight_finish_and_then_the_process_exits_0() {
-    let db = Db::sqlite();
+    let db = TestDb::sqlite();
     let mut server = Server::start(&db.url());
     let body = json!({"code": "arrived-during-shutdown", "name": {"en": "Arrived during shutdown"},
                       "kind": "ngo", "country": "KI"})
@@ -786,13 +709,13 @@ async fn sigterm_lets_a_request_in_flight_finish_and_then_the_process_exits_0() 
 /// (and stored as-is on SQLite). Now it is a 422 naming the field, on both.
 #[tokio::test]
 async fn a_nul_character_in_a_query_or_a_body_is_a_422_on_both_backends() {
-    nul_is_refused(Db::sqlite()).await;
+    nul_is_refused(TestDb::sqlite()).await;
     if let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") {
-        nul_is_refused(Db::postgres(&admin_url).await).await;
+        nul_is_refused(TestDb::postgres(&admin_url).await).await;
     }
 }
 
-async fn nul_is_refused(db: Db) {
+async fn nul_is_refused(db: TestDb) {
     let server = Server::start(&db.url());
     let client = client();
     let (status, problem) = send(

@@ -2,6 +2,9 @@
 //! across instances because they live in the database, not in memory.
 //! Runs only when TEST_POSTGRES_URL is set.
 
+mod common;
+
+use common::TestDb;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -45,18 +48,6 @@ fn start(database_url: &str, admin: &str) -> Instance {
     Instance { child, base }
 }
 
-/// A new, empty database on the test server: (server connection, name, URL).
-async fn empty_database(admin_url: &str) -> (sea_orm::DatabaseConnection, String, String) {
-    let name = format!("ct_two_{}", uuid::Uuid::new_v4().simple());
-    let server = climate_tracker::db::connect(admin_url).await.expect("postgres");
-    server
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create db");
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("db path").0);
-    (server, name, url)
-}
-
 async fn call(client: &reqwest::Client, base: &str, admin: &str, path: &str, body: Value) -> (u16, Value) {
     let r = client
         .post(format!("{base}{path}"))
@@ -74,7 +65,9 @@ async fn two_instances_on_one_database_pay_exactly_what_fits() {
     let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
         return;
     };
-    let (server, name, url) = empty_database(&admin_url).await;
+    // Declared first, dropped last: the instances stop before the database goes.
+    let database = TestDb::postgres(&admin_url).await;
+    let url = database.url();
     let admin = "two-instance-admin-secret";
 
     let a = start(&url, admin);
@@ -185,11 +178,6 @@ async fn two_instances_on_one_database_pay_exactly_what_fits() {
         .unwrap();
     assert_eq!(summary["disbursed"], cny("150.00"));
     assert_eq!(summary["available"], cny("850.00"));
-
-    drop((a, b));
-    let _ = server
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -197,7 +185,9 @@ async fn two_instances_started_at_once_on_an_empty_database_both_serve() {
     let Ok(admin_url) = std::env::var("TEST_POSTGRES_URL") else {
         return;
     };
-    let (server, name, url) = empty_database(&admin_url).await;
+    // Declared first, dropped last: the instances stop before the database goes.
+    let database = TestDb::postgres(&admin_url).await;
+    let url = database.url();
     let admin = "twin-admin-secret";
 
     // Both migrate, load the reference data and make the admin token at the same moment.
@@ -236,9 +226,5 @@ async fn two_instances_started_at_once_on_an_empty_database_both_serve() {
         "the reference data once"
     );
     assert_eq!(count("SELECT COUNT(*) FROM tokens").await, 1, "one admin token");
-    drop((a, b));
     db.close().await.ok();
-    let _ = server
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await;
 }

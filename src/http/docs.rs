@@ -53,43 +53,37 @@ impl Modify for BearerAuth {
 }
 
 fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            "application/problem+json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name(Problem::name())))
-                .build(),
-        )
-        .build()
-        .into()
+    problem_response(description).build().into()
+}
+
+/// A response whose body is a problem document.
+fn problem_response(description: &str) -> ResponseBuilder {
+    ResponseBuilder::new().description(description).content(
+        "application/problem+json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(Problem::name())))
+            .build(),
+    )
 }
 
 /// 429, which any `/api/v1` operation may answer when a rate limit is configured.
 fn rate_limited() -> RefOr<utoipa::openapi::Response> {
     use utoipa::openapi::header::HeaderBuilder;
-    ResponseBuilder::new()
-        .description(
-            "`rate_limited`: this token sent more requests per minute than this instance allows \
-             (`CLIMATE_TRACKER_RATE_LIMIT_PER_MINUTE`); retry after `Retry-After` seconds",
-        )
-        .header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(Some(
-                    utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer),
-                ))
-                .description(Some("Seconds to wait before the next request"))
-                .build(),
-        )
-        .content(
-            "application/problem+json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name(Problem::name())))
-                .build(),
-        )
-        .build()
-        .into()
+    problem_response(
+        "`rate_limited`: this token sent more requests per minute than this instance allows \
+         (`CLIMATE_TRACKER_RATE_LIMIT_PER_MINUTE`); retry after `Retry-After` seconds",
+    )
+    .header(
+        "Retry-After",
+        HeaderBuilder::new()
+            .schema(Some(
+                utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::schema::Type::Integer),
+            ))
+            .description(Some("Seconds to wait before the next request"))
+            .build(),
+    )
+    .build()
+    .into()
 }
 
 /// Handlers in different modules share names (`list`, `get`…); where an

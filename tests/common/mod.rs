@@ -22,12 +22,92 @@ pub struct TestApp {
     pub router: axum::Router,
     pub admin: String,
     pub backend: &'static str,
-    cleanup: Option<Cleanup>,
+    /// Dropped last: removes the database.
+    _database: TestDb,
 }
 
-enum Cleanup {
+/// Test bodies are `async move` blocks, which capture only the fields they
+/// use (`app.db`, say) and drop the rest at once. A `Drop` of its own makes
+/// them take the whole `TestApp`, so its database lives until the test ends.
+impl Drop for TestApp {
+    fn drop(&mut self) {}
+}
+
+/// A database of its own for one test: a SQLite file, or a fresh
+/// PostgreSQL database; removed on drop.
+pub enum TestDb {
     Sqlite(std::path::PathBuf),
     Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        TestDb::Sqlite(std::env::temp_dir().join(format!("climate-tracker-test-{}.db", Uuid::new_v4())))
+    }
+
+    pub async fn postgres(admin_url: &str) -> TestDb {
+        let name = format!("ct_test_{}", Uuid::new_v4().simple());
+        let admin = climate_tracker::db::connect(admin_url)
+            .await
+            .expect("TEST_POSTGRES_URL must be reachable");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        TestDb::Postgres {
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite(path) => format!("sqlite://{}?mode=rwc", path.display()),
+            TestDb::Postgres { admin_url, name } => {
+                format!("{}/{name}", admin_url.rsplit_once('/').expect("a database path").0)
+            }
+        }
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            TestDb::Sqlite(_) => "sqlite",
+            TestDb::Postgres { .. } => "postgres",
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        match self {
+            TestDb::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            TestDb::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs outside async; a short-lived runtime on its own thread
+                // drops the database (FORCE ends the pool's open connections).
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
+                    rt.block_on(async move {
+                        if let Ok(admin) = climate_tracker::db::connect(&admin_url).await {
+                            let _ = admin
+                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .await;
+                            admin.close().await.ok();
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
 }
 
 pub struct Resp {
@@ -73,38 +153,15 @@ where
 
 impl TestApp {
     pub async fn sqlite() -> TestApp {
-        let path = std::env::temp_dir().join(format!("climate-tracker-test-{}.db", Uuid::new_v4()));
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        TestApp::start(&url, "sqlite", Cleanup::Sqlite(path)).await
+        TestApp::start(TestDb::sqlite()).await
     }
 
     pub async fn postgres(admin_url: &str) -> TestApp {
-        let name = format!("ct_test_{}", Uuid::new_v4().simple());
-        let admin = climate_tracker::db::connect(admin_url)
-            .await
-            .expect("TEST_POSTGRES_URL must be reachable");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create test database");
-        admin.close().await.ok();
-        let (base, _) = admin_url
-            .rsplit_once('/')
-            .expect("TEST_POSTGRES_URL needs a database path");
-        let url = format!("{base}/{name}");
-        TestApp::start(
-            &url,
-            "postgres",
-            Cleanup::Postgres {
-                admin_url: admin_url.to_owned(),
-                name,
-            },
-        )
-        .await
+        TestApp::start(TestDb::postgres(admin_url).await).await
     }
 
-    async fn start(url: &str, backend: &'static str, cleanup: Cleanup) -> TestApp {
-        let db = climate_tracker::db::connect(url).await.expect("connect");
+    async fn start(database: TestDb) -> TestApp {
+        let db = climate_tracker::db::connect(&database.url()).await.expect("connect");
         climate_tracker::db::migrate_up(&db).await.expect("migrate");
         let admin = climate_tracker::tokens::create(&db, "test admin", Role::Admin, None)
             .await
@@ -119,8 +176,8 @@ impl TestApp {
             db,
             router,
             admin,
-            backend,
-            cleanup: Some(cleanup),
+            backend: database.backend(),
+            _database: database,
         }
     }
 
@@ -262,36 +319,4 @@ pub fn project_body(code: &str, countries: &[&str]) -> Value {
         "planned_start": "2025-01-01",
         "planned_end": "2026-12-31"
     })
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        match self.cleanup.take() {
-            Some(Cleanup::Sqlite(path)) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                }
-            }
-            Some(Cleanup::Postgres { admin_url, name }) => {
-                // Drop runs outside async; a short-lived runtime on its own thread
-                // drops the database (FORCE ends the pool's open connections).
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .expect("runtime");
-                    rt.block_on(async move {
-                        if let Ok(admin) = climate_tracker::db::connect(&admin_url).await {
-                            let _ = admin
-                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .await;
-                            admin.close().await.ok();
-                        }
-                    });
-                })
-                .join();
-            }
-            None => {}
-        }
-    }
 }
