@@ -3,7 +3,7 @@
 use crate::config;
 use crate::domain::kinds::Role;
 use crate::store::tallies;
-use crate::{db, http, seed, tokens};
+use crate::{app, db, http, seed};
 use clap::{Parser, Subcommand, ValueEnum};
 use migration::{Migrator, MigratorTrait};
 use std::process::ExitCode;
@@ -140,11 +140,16 @@ async fn execute(cli: Cli) -> CliResult {
         }) => {
             let db = db::connect(&url).await?;
             db::migrate_up(&db).await?;
-            let created = tokens::create(&db, &name, role, institution).await?;
+            let new = app::tokens::New {
+                name: name.clone(),
+                role,
+                institution_id: institution,
+            };
+            let created = app::tokens::create_as_system(&db, "system:cli", new).await?;
             println!("{}", created.secret);
             eprintln!(
                 "token {} ({}, {}) created; the secret above is shown only once",
-                created.id,
+                created.token.id,
                 name,
                 role.as_str()
             );

@@ -1,5 +1,6 @@
 //! climate-tracker: the REST service of the China–Pacific climate cooperation.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -11,4 +12,3 @@ pub mod seed;
 pub mod server;
 pub mod store;
 pub mod synthetic;
-pub mod tokens;

@@ -5,22 +5,21 @@ mod demo;
 
 pub use demo::{Added as DemoAdded, DemoError, SAMPLE_PREFIX, demo};
 
+use crate::app::{self, Actor, AppError, UnitOfWork};
+use crate::domain::kinds::InstitutionKind;
+use crate::domain::{Code, CountryCode, Currency, FocusArea, Line, LongText, ShortText};
 use crate::entities::{alliance, fund, institution};
-use crate::http::write::{Change, record};
-use chrono::{NaiveDate, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use chrono::NaiveDate;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
 const REFERENCE: &str = include_str!("../seed/reference.json");
-const ACTOR: &str = "system:seed";
+/// The actor the audit trail names for seeded records.
+pub const ACTOR: &str = "system:seed";
 
-type Text = BTreeMap<String, String>;
-
+/// The reference data, parsed into the same domain types a request is.
 #[derive(Deserialize)]
 struct Reference {
     institutions: Vec<RefInstitution>,
@@ -30,154 +29,112 @@ struct Reference {
 
 #[derive(Deserialize)]
 struct RefInstitution {
-    code: String,
-    name: Text,
-    kind: String,
-    country: String,
-    city: Option<String>,
+    code: Code,
+    name: ShortText,
+    kind: InstitutionKind,
+    country: CountryCode,
+    city: Option<Line>,
 }
 
 #[derive(Deserialize)]
 struct RefAlliance {
-    code: String,
-    name: Text,
-    description: Option<Text>,
+    code: Code,
+    name: ShortText,
+    description: Option<LongText>,
     founded_on: NaiveDate,
     secretariat: Option<String>,
-    focus_areas: Vec<String>,
+    focus_areas: Vec<FocusArea>,
 }
 
 #[derive(Deserialize)]
 struct RefFund {
-    code: String,
-    name: Text,
-    currency: String,
+    code: Code,
+    name: ShortText,
+    currency: Currency,
     sponsor: String,
     established_on: NaiveDate,
-    focus_areas: Vec<String>,
-}
-
-fn search_text(t: &Text) -> String {
-    t.values().cloned().collect::<Vec<_>>().join("\n").to_lowercase()
-}
-
-fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or_default()
+    focus_areas: Vec<FocusArea>,
 }
 
 /// Loads the reference data when the database has no institution at all.
-pub async fn reference_if_empty(db: &DatabaseConnection) -> Result<usize, DbErr> {
+pub async fn reference_if_empty(db: &DatabaseConnection) -> Result<usize, AppError> {
     if institution::Entity::find().count(db).await? > 0 {
         return Ok(0);
     }
     reference(db).await
 }
 
-/// Adds whatever reference record is missing; returns how many were added.
-pub async fn reference(db: &DatabaseConnection) -> Result<usize, DbErr> {
-    let data: Reference = serde_json::from_str(REFERENCE).map_err(|e| DbErr::Custom(format!("reference.json: {e}")))?;
-    let txn = db.begin().await?;
-    let now = Utc::now();
+/// Adds whatever reference record is missing, through the use cases, as
+/// the system, in one unit of work; returns how many were added.
+pub async fn reference(db: &DatabaseConnection) -> Result<usize, AppError> {
+    let data: Reference =
+        serde_json::from_str(REFERENCE).map_err(|e| AppError::corrupt(format!("seed/reference.json: {e}")))?;
+    let mut uow = UnitOfWork::begin(db, Actor::system(ACTOR)).await?;
     let mut added = 0;
     let mut ids: BTreeMap<String, Uuid> = BTreeMap::new();
 
     for i in data.institutions {
+        let code = i.code.as_str().to_owned();
         let existing = institution::Entity::find()
-            .filter(institution::Column::Code.eq(&i.code))
-            .one(&txn)
+            .filter(institution::Column::Code.eq(&code))
+            .one(uow.db())
             .await?;
         let id = match existing {
             Some(row) => row.id,
             None => {
-                let row = institution::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    version: Set(1),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    code: Set(Some(i.code.clone())),
-                    name: Set(json(&i.name)),
-                    search: Set(search_text(&i.name)),
-                    kind: Set(i.kind),
-                    country: Set(i.country),
-                    city: Set(i.city),
-                    website: Set(None),
-                    iati_org_id: Set(None),
-                }
-                .insert(&txn)
-                .await?;
-                record(
-                    &txn,
-                    None,
-                    ACTOR,
-                    Change::created("institution", row.id, &json(&row.name)),
-                )
-                .await?;
+                let new = app::institutions::New {
+                    code: Some(i.code),
+                    name: i.name,
+                    kind: i.kind,
+                    country: i.country,
+                    city: i.city,
+                    website: None,
+                    iati_org_id: None,
+                };
                 added += 1;
-                row.id
+                app::institutions::create(&mut uow, new).await?.id
             }
         };
-        ids.insert(i.code, id);
+        ids.insert(code, id);
     }
 
     for a in data.alliances {
-        if alliance::Entity::find()
-            .filter(alliance::Column::Code.eq(&a.code))
-            .one(&txn)
-            .await?
-            .is_some()
-        {
+        let code = alliance::Column::Code.eq(a.code.as_str());
+        if alliance::Entity::find().filter(code).count(uow.db()).await? > 0 {
             continue;
         }
-        let row = alliance::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-            code: Set(a.code),
-            name: Set(json(&a.name)),
-            description: Set(a.description.as_ref().map(json)),
-            search: Set(search_text(&a.name)),
-            founded_on: Set(a.founded_on),
-            secretariat_institution_id: Set(a.secretariat.and_then(|c| ids.get(&c).copied())),
-            focus_areas: Set(json(&a.focus_areas)),
-        }
-        .insert(&txn)
-        .await?;
-        record(&txn, None, ACTOR, Change::created("alliance", row.id, &json(&row.name))).await?;
+        let new = app::alliances::New {
+            code: a.code,
+            name: a.name,
+            description: a.description,
+            founded_on: a.founded_on,
+            secretariat_institution_id: a.secretariat.and_then(|c| ids.get(&c).copied()),
+            focus_areas: a.focus_areas,
+        };
+        app::alliances::create(&mut uow, new).await?;
         added += 1;
     }
 
     for f in data.funds {
-        if fund::Entity::find()
-            .filter(fund::Column::Code.eq(&f.code))
-            .one(&txn)
-            .await?
-            .is_some()
-        {
+        let code = fund::Column::Code.eq(f.code.as_str());
+        if fund::Entity::find().filter(code).count(uow.db()).await? > 0 {
             continue;
         }
         let sponsor = ids
             .get(&f.sponsor)
             .copied()
-            .ok_or_else(|| DbErr::Custom(format!("reference.json: unknown sponsor {}", f.sponsor)))?;
-        let row = fund::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            version: Set(1),
-            created_at: Set(now),
-            updated_at: Set(now),
-            code: Set(f.code),
-            name: Set(json(&f.name)),
-            search: Set(search_text(&f.name)),
-            currency: Set(f.currency),
-            sponsor_institution_id: Set(sponsor),
-            established_on: Set(f.established_on),
-            focus_areas: Set(json(&f.focus_areas)),
-        }
-        .insert(&txn)
-        .await?;
-        record(&txn, None, ACTOR, Change::created("fund", row.id, &json(&row.name))).await?;
+            .ok_or_else(|| AppError::corrupt(format!("seed/reference.json: unknown sponsor {}", f.sponsor)))?;
+        let new = app::funds::New {
+            code: f.code,
+            name: f.name,
+            currency: f.currency,
+            sponsor_institution_id: sponsor,
+            established_on: f.established_on,
+            focus_areas: f.focus_areas,
+        };
+        app::funds::create(&mut uow, new).await?;
         added += 1;
     }
-    txn.commit().await?;
+    uow.commit().await?;
     Ok(added)
 }

@@ -1,9 +1,13 @@
 //! `serve`: migrate, load reference data into an empty database, make sure
 //! an admin can get in, then serve until SIGTERM or Ctrl-C.
 
+use crate::app::{self, Actor, UnitOfWork};
 use crate::config::Serve;
 use crate::domain::kinds::Role;
-use crate::{db, http, seed, tokens};
+use crate::{db, http, seed, store};
+
+/// The actor the audit trail names for what start-up does.
+const START_UP: &str = "system:start-up";
 
 pub async fn serve(url: &str, settings: Serve) -> Result<(), Box<dyn std::error::Error>> {
     let db = db::connect(url).await?;
@@ -14,16 +18,23 @@ pub async fn serve(url: &str, settings: Serve) -> Result<(), Box<dyn std::error:
         tracing::info!(records = added, "loaded the reference data");
     }
     if let Some(secret) = settings.admin_token.as_deref().filter(|s| !s.is_empty()) {
-        tokens::ensure_admin(&db, secret).await?;
-    } else if !tokens::any_exist(&db).await? {
-        let created = tokens::create(&db, "initial admin", Role::Admin, None).await?;
+        let mut uow = UnitOfWork::begin(&db, Actor::system(START_UP)).await?;
+        app::tokens::ensure_admin(&mut uow, secret).await?;
+        uow.commit().await?;
+    } else if !app::tokens::any_exist(&db).await? {
+        let new = app::tokens::New {
+            name: "initial admin".into(),
+            role: Role::Admin,
+            institution_id: None,
+        };
+        let created = app::tokens::create_as_system(&db, START_UP, new).await?;
         eprintln!(
             "No token existed, so an admin token was created. It is shown only this once:\n\n    {}\n",
             created.secret
         );
     }
 
-    let sealed = http::write::seal_unchained(&db).await?;
+    let sealed = store::audit::seal_unchained(&db).await?;
     if sealed > 0 {
         tracing::info!(
             events = sealed,

@@ -188,7 +188,7 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
             countries: Set(json!(countries)),
             rio_mitigation: Set(rng.random_range(0..3)),
             rio_adaptation: Set(rng.random_range(0..3)),
-            status: Set(status.as_str().to_owned()),
+            status: Set(status),
             planned_start: Set(start),
             planned_end: Set(end),
             actual_start: Set((status != ProjectStatus::Planned).then_some(start)),
@@ -210,7 +210,7 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
                 part_rows.push(participant::ActiveModel {
                     project_id: Set(id),
                     institution_id: Set(inst),
-                    role: Set(role.as_str().to_owned()),
+                    role: Set(role),
                     created_at: Set(created),
                 });
             }
@@ -234,7 +234,7 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
                 title: Set(json!({"en": format!("Milestone {} of project {i}", k + 1)})),
                 description: Set(None),
                 due_on: Set(due),
-                status: Set(m_status.as_str().to_owned()),
+                status: Set(m_status),
                 achieved_on: Set((m_status == MilestoneStatus::Achieved).then_some(due)),
                 evidence: Set((m_status == MilestoneStatus::Achieved).then(|| "synthetic evidence".to_owned())),
             });
@@ -404,7 +404,7 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
             purpose: Set(None),
             amount_minor: Set(amount),
             currency: Set("CNY".into()),
-            status: Set(status.as_str().to_owned()),
+            status: Set(status),
             decided_on: Set((!matches!(status, GrantStatus::Draft | GrantStatus::Submitted)).then_some(decided)),
             disbursed_minor: Set(disbursed),
         });

@@ -6,6 +6,7 @@ mod m20261125_000001_registry;
 mod m20261125_000002_money;
 mod m20261125_000003_audit_chain;
 mod m20261125_000004_tallies;
+mod m20261202_000005_outbox;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_money::Migration),
             Box::new(m20261125_000003_audit_chain::Migration),
             Box::new(m20261125_000004_tallies::Migration),
+            Box::new(m20261202_000005_outbox::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@
 //! function here; the store only locks, calls them and writes the result.
 
 use super::kinds::vocabulary;
+use super::status::GrantStatus;
 use serde::{Deserialize, Serialize};
 use strum::{EnumString, IntoStaticStr, VariantArray};
 
@@ -120,6 +121,20 @@ impl Balances {
     }
 }
 
+/// What moving a grant from `from` to `to` does to its fund's books, given
+/// its amount and what was paid on it net: approving commits the amount;
+/// cancelling or completing a grant that holds a commitment frees what
+/// was not paid.
+pub fn grant_movement(from: GrantStatus, to: GrantStatus, amount: i64, disbursed: i64) -> Option<Movement> {
+    match to {
+        GrantStatus::Approved => Some(Movement::Commitment(amount)),
+        GrantStatus::Cancelled | GrantStatus::Completed if from.holds_commitment() && amount > disbursed => {
+            Some(Movement::CommitmentRelease(amount - disbursed))
+        }
+        _ => None,
+    }
+}
+
 /// Net disbursed may never pass the amount awarded (of a grant, or of a
 /// tranche): the one check for "net disbursed ≤ award".
 pub fn check_payable(limit: i64, already: i64, requested: i64) -> Result<(), Refusal> {
@@ -175,6 +190,26 @@ mod tests {
             })
             .unwrap();
         assert_eq!(late.available(), 100);
+    }
+
+    #[test]
+    fn approving_commits_and_closing_frees_what_was_not_paid() {
+        use GrantStatus::*;
+        assert_eq!(
+            grant_movement(Submitted, Approved, 100, 0),
+            Some(Movement::Commitment(100))
+        );
+        assert_eq!(
+            grant_movement(Active, Completed, 100, 60),
+            Some(Movement::CommitmentRelease(40))
+        );
+        assert_eq!(
+            grant_movement(Approved, Cancelled, 100, 0),
+            Some(Movement::CommitmentRelease(100))
+        );
+        assert_eq!(grant_movement(Active, Completed, 100, 100), None);
+        assert_eq!(grant_movement(Draft, Withdrawn, 100, 0), None);
+        assert_eq!(grant_movement(Submitted, Rejected, 100, 0), None);
     }
 
     #[test]

@@ -15,4 +15,4 @@ pub mod text;
 pub use codes::{Code, CountryCode};
 pub use date::Date;
 pub use money::{Currency, Money};
-pub use text::{Line, LocalizedText, LongText, Note, ShortText};
+pub use text::{FocusArea, Line, LocalizedText, LongText, Note, ShortText};

@@ -21,6 +21,14 @@ vocabulary!(
     GrantStatus { Draft, Submitted, Approved, Active, Completed, Rejected, Withdrawn, Cancelled }
 );
 
+/// A status move the life cycle does not allow, and why (409 `invalid_transition`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidMove(pub String);
+
+fn refuse<S: Copy + Into<&'static str>>(what: &str, from: S, to: S) -> InvalidMove {
+    InvalidMove(format!("a {what} cannot move from {} to {}", from.into(), to.into()))
+}
+
 impl ProjectStatus {
     pub fn can_move_to(self, to: ProjectStatus) -> bool {
         use ProjectStatus::*;
@@ -28,6 +36,24 @@ impl ProjectStatus {
             (self, to),
             (Planned, Active | Cancelled) | (Active, OnHold | Completed | Cancelled) | (OnHold, Active | Cancelled)
         )
+    }
+
+    pub fn check_move(self, to: ProjectStatus) -> Result<(), InvalidMove> {
+        if self.can_move_to(to) {
+            Ok(())
+        } else {
+            Err(refuse("project", self, to))
+        }
+    }
+
+    /// Moving here starts the work: `actual_start` is today unless recorded already.
+    pub fn starts_work(self) -> bool {
+        self == ProjectStatus::Active
+    }
+
+    /// Moving here ends the work: `actual_end` is today unless recorded already.
+    pub fn ends_work(self) -> bool {
+        self == ProjectStatus::Completed
     }
 }
 
@@ -39,6 +65,31 @@ impl MilestoneStatus {
             (self, to),
             (Planned, InProgress | Missed | Cancelled) | (InProgress, Missed | Cancelled)
         )
+    }
+
+    /// A move through `/transitions`; `achieved` needs its evidence, so it has its own action.
+    pub fn check_move(self, to: MilestoneStatus) -> Result<(), InvalidMove> {
+        if to == MilestoneStatus::Achieved {
+            return Err(InvalidMove(
+                "a milestone is achieved through POST /milestones/{id}/achieve, with its evidence".into(),
+            ));
+        }
+        if self.can_move_to(to) {
+            Ok(())
+        } else {
+            Err(refuse("milestone", self, to))
+        }
+    }
+
+    pub fn check_achievable(self) -> Result<(), InvalidMove> {
+        if self.can_be_achieved() {
+            Ok(())
+        } else {
+            Err(InvalidMove(format!(
+                "a milestone that is {} cannot be achieved",
+                self.as_str()
+            )))
+        }
     }
 
     pub fn can_be_achieved(self) -> bool {
@@ -66,6 +117,27 @@ impl GrantStatus {
                 | (Approved, Active | Cancelled)
                 | (Active, Completed | Cancelled)
         )
+    }
+
+    pub fn check_move(self, to: GrantStatus) -> Result<(), InvalidMove> {
+        if self.can_move_to(to) {
+            Ok(())
+        } else {
+            Err(refuse("grant", self, to))
+        }
+    }
+
+    /// Moving here is the fund's decision: `decided_on` is today.
+    pub fn is_decision(self) -> bool {
+        matches!(self, GrantStatus::Approved | GrantStatus::Rejected)
+    }
+
+    /// The status after a payment: the first payment makes an approved grant active.
+    pub fn after_payment(self) -> GrantStatus {
+        match self {
+            GrantStatus::Approved => GrantStatus::Active,
+            other => other,
+        }
     }
 
     /// Only a grant still being prepared may be edited.

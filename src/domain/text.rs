@@ -213,3 +213,33 @@ impl<const MAX: usize> utoipa::ToSchema for Plain<MAX> {
 pub type Line = Plain<500>;
 /// Long plain strings: notes, evidence, reasons.
 pub type Note = Plain<5000>;
+
+/// A focus area of an alliance or a fund, e.g. `clean energy`: plain text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, min_length = 1, max_length = 100, example = "clean energy")]
+pub struct FocusArea(String);
+
+impl FocusArea {
+    /// The most focus areas an alliance or fund may list.
+    pub const MAX_LISTED: usize = 20;
+}
+
+impl TryFrom<String> for FocusArea {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.trim().is_empty() {
+            Err("may not be empty".into())
+        } else if s.chars().count() > 100 {
+            Err("is longer than 100 characters".into())
+        } else {
+            Ok(FocusArea(s))
+        }
+    }
+}
+
+impl From<FocusArea> for String {
+    fn from(f: FocusArea) -> String {
+        f.0
+    }
+}

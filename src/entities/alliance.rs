@@ -18,4 +18,4 @@ pub struct Model {
     pub focus_areas: Json,
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+versioned_row!();

@@ -17,10 +17,10 @@ pub struct Model {
     pub purpose: Option<Json>,
     pub amount_minor: i64,
     pub currency: String,
-    pub status: String,
+    pub status: crate::domain::status::GrantStatus,
     pub decided_on: Option<Date>,
     /// Net of reversals; maintained with every disbursement.
     pub disbursed_minor: i64,
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+versioned_row!();

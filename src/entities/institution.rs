@@ -19,4 +19,4 @@ pub struct Model {
     pub iati_org_id: Option<String>,
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+versioned_row!();

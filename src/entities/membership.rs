@@ -16,4 +16,4 @@ pub struct Model {
     pub left_on: Option<Date>,
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+versioned_row!();

@@ -13,9 +13,9 @@ pub struct Model {
     pub title: Json,
     pub description: Option<Json>,
     pub due_on: Date,
-    pub status: String,
+    pub status: crate::domain::status::MilestoneStatus,
     pub achieved_on: Option<Date>,
     pub evidence: Option<String>,
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+versioned_row!();

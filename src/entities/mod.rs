@@ -1,5 +1,49 @@
-//! Database rows, one module per table. Only the store and the handlers use
-//! these; the API speaks in `http` types and the rules in `domain` types.
+//! Database rows, one module per table, and the one invariant every
+//! versioned row keeps ([`versioned_row!`]). The use cases and the store use
+//! these; the API speaks in the views of `app` and the rules in `domain` types.
+
+/// The row invariant of every versioned table, kept on every save: a new
+/// row is version 1 with `created_at` = `updated_at` = now (unless given);
+/// every update adds one to `version` and stamps `updated_at`. Bulk
+/// `update_many` statements bypass it, and none is used on these tables.
+macro_rules! versioned_row {
+    () => {
+        #[async_trait::async_trait]
+        impl ActiveModelBehavior for ActiveModel {
+            async fn before_save<C>(mut self, _db: &C, insert: bool) -> Result<Self, DbErr>
+            where
+                C: ConnectionTrait,
+            {
+                let now = chrono::Utc::now();
+                if insert {
+                    if self.version.is_not_set() {
+                        self.version = sea_orm::ActiveValue::Set(1);
+                    }
+                    let created = match &self.created_at {
+                        sea_orm::ActiveValue::Set(t) | sea_orm::ActiveValue::Unchanged(t) => *t,
+                        sea_orm::ActiveValue::NotSet => now,
+                    };
+                    self.created_at = sea_orm::ActiveValue::Set(created);
+                    if self.updated_at.is_not_set() {
+                        self.updated_at = sea_orm::ActiveValue::Set(created);
+                    }
+                } else {
+                    let version = match &self.version {
+                        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => *v,
+                        sea_orm::ActiveValue::NotSet => {
+                            return Err(DbErr::Custom(
+                                "an update of a versioned row needs its version".into(),
+                            ));
+                        }
+                    };
+                    self.version = sea_orm::ActiveValue::Set(version + 1);
+                    self.updated_at = sea_orm::ActiveValue::Set(now);
+                }
+                Ok(self)
+            }
+        }
+    };
+}
 
 pub mod alliance;
 pub mod audit_chain_head;
@@ -7,6 +51,7 @@ pub mod audit_event;
 pub mod contribution;
 pub mod dashboard_tally;
 pub mod disbursement;
+pub mod event;
 pub mod fund;
 pub mod fund_balance;
 pub mod grant;
@@ -23,3 +68,4 @@ pub mod project_country;
 pub mod stale_tally;
 pub mod token;
 pub mod tranche;
+pub mod values;

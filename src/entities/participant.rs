@@ -8,7 +8,7 @@ pub struct Model {
     pub project_id: Uuid,
     #[sea_orm(primary_key, auto_increment = false)]
     pub institution_id: Uuid,
-    pub role: String,
+    pub role: crate::domain::kinds::ParticipantRole,
     pub created_at: DateTimeUtc,
 }
 

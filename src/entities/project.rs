@@ -18,11 +18,11 @@ pub struct Model {
     pub countries: Json,
     pub rio_mitigation: i16,
     pub rio_adaptation: i16,
-    pub status: String,
+    pub status: crate::domain::status::ProjectStatus,
     pub planned_start: Date,
     pub planned_end: Date,
     pub actual_start: Option<Date>,
     pub actual_end: Option<Date>,
 }
 
-impl ActiveModelBehavior for ActiveModel {}
+versioned_row!();

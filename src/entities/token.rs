@@ -7,7 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub name: String,
-    pub role: String,
+    pub role: crate::domain::kinds::Role,
     pub institution_id: Option<Uuid>,
     pub secret_hash: String,
     pub created_at: DateTimeUtc,

@@ -174,7 +174,7 @@ fn activity<'a>(
     let mut participants = vec![(Org::new(sponsor, config), "1")];
     let mut listed: HashSet<(Uuid, &str)> = HashSet::from([(sponsor.id, "1")]);
     for part in batch.participants.get(&p.id).map(Vec::as_slice).unwrap_or_default() {
-        if let Some(role) = iati_role(&part.role)
+        if let Some(role) = iati_role(part.role)
             && listed.insert((part.institution_id, role))
         {
             participants.push((Org::new(institution(&part.institution_id)?, config), role));
@@ -201,7 +201,7 @@ fn activity<'a>(
             description: Some(Text::Localized(&g.title)),
             receiver: receiver()?,
         });
-        let closed = matches!(g.status.parse(), Ok(GrantStatus::Cancelled | GrantStatus::Completed));
+        let closed = matches!(g.status, GrantStatus::Cancelled | GrantStatus::Completed);
         if closed && g.amount_minor > g.disbursed_minor {
             // A closed grant's commitment comes down to what it paid, net.
             transactions.push(Transaction {
@@ -212,7 +212,7 @@ fn activity<'a>(
                 currency: &g.currency,
                 description: Some(Text::English(format!(
                     "Commitment reduced to the amount paid: the grant was {}",
-                    g.status
+                    g.status.as_str()
                 ))),
                 receiver: receiver()?,
             });
@@ -232,9 +232,7 @@ fn activity<'a>(
         }
     }
 
-    let still_committed = grants
-        .iter()
-        .any(|g| matches!(g.status.parse(), Ok(GrantStatus::Approved | GrantStatus::Active)));
+    let still_committed = grants.iter().any(|g| g.status.holds_commitment());
     let updated = grants
         .iter()
         .map(|g| g.updated_at)
@@ -245,7 +243,7 @@ fn activity<'a>(
         identifier: format!("{}-{}", reporting.reference, p.id),
         updated: timestamp(updated),
         project: p,
-        status: iati_activity_status(&p.status, still_committed),
+        status: iati_activity_status(p.status, still_committed),
         reporting,
         participants,
         transactions,

@@ -54,7 +54,7 @@ impl Filter {
             c = c.add(grant::Column::DecidedOn.lte(to));
         }
         if !statuses.is_empty() {
-            c = c.add(grant::Column::Status.is_in(statuses.iter().map(|s| s.as_str())));
+            c = c.add(grant::Column::Status.is_in(statuses.iter().copied()));
         }
         c
     }
@@ -68,7 +68,7 @@ impl Filter {
             && self.project_id.is_none_or(|id| g.project_id == id)
             && self.from.is_none_or(|from| g.decided_on.is_some_and(|d| d >= from))
             && self.to.is_none_or(|to| g.decided_on.is_some_and(|d| d <= to))
-            && (statuses.is_empty() || statuses.iter().any(|s| s.as_str() == g.status))
+            && (statuses.is_empty() || statuses.contains(&g.status))
     }
 }
 

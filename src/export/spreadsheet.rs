@@ -97,7 +97,7 @@ fn row(g: &grant::Model, batch: &GrantBatch) -> Result<[String; 20], ExportError
         g.id.to_string(),
         g.code.clone().unwrap_or_default(),
         text(best(&g.title)),
-        g.status.clone(),
+        g.status.as_str().to_owned(),
         g.fund_id.to_string(),
         fund.map(|f| f.code.clone()).unwrap_or_default(),
         fund.map(|f| text(best(&f.name))).unwrap_or_default(),

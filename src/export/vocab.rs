@@ -43,26 +43,25 @@ pub fn kind_label(kind: &str) -> &'static str {
 /// IATI OrganisationRole for a project participant. Beneficiaries have no
 /// role in IATI 2.03; a beneficiary that receives a grant is listed as
 /// implementing (4), like every grant recipient.
-pub fn iati_role(role: &str) -> Option<&'static str> {
-    match role.parse::<ParticipantRole>() {
-        Ok(ParticipantRole::Funding) => Some("1"),
-        Ok(ParticipantRole::Lead) => Some("2"),
-        Ok(ParticipantRole::Implementing) => Some("4"),
-        Ok(ParticipantRole::Beneficiary) | Err(_) => None,
+pub fn iati_role(role: ParticipantRole) -> Option<&'static str> {
+    match role {
+        ParticipantRole::Funding => Some("1"),
+        ParticipantRole::Lead => Some("2"),
+        ParticipantRole::Implementing => Some("4"),
+        ParticipantRole::Beneficiary => None,
     }
 }
 
 /// IATI ActivityStatus for a project status. A completed project whose
 /// grants still hold money to pay is in finalisation (3), else closed (4).
-pub fn iati_activity_status(status: &str, money_still_committed: bool) -> &'static str {
-    match status.parse::<ProjectStatus>() {
-        Ok(ProjectStatus::Planned) => "1",
-        Ok(ProjectStatus::Active) => "2",
-        Ok(ProjectStatus::Completed) if money_still_committed => "3",
-        Ok(ProjectStatus::Completed) => "4",
-        Ok(ProjectStatus::Cancelled) => "5",
-        Ok(ProjectStatus::OnHold) => "6",
-        Err(_) => "2",
+pub fn iati_activity_status(status: ProjectStatus, money_still_committed: bool) -> &'static str {
+    match status {
+        ProjectStatus::Planned => "1",
+        ProjectStatus::Active => "2",
+        ProjectStatus::Completed if money_still_committed => "3",
+        ProjectStatus::Completed => "4",
+        ProjectStatus::Cancelled => "5",
+        ProjectStatus::OnHold => "6",
     }
 }
 
@@ -192,7 +191,7 @@ mod tests {
             assert_eq!(dac_sector(s.as_str()).0.len(), 5);
         }
         assert_eq!(sector_label("climate_adaptation"), "Climate adaptation");
-        assert_eq!(iati_activity_status("completed", true), "3");
-        assert_eq!(iati_activity_status("on_hold", false), "6");
+        assert_eq!(iati_activity_status(ProjectStatus::Completed, true), "3");
+        assert_eq!(iati_activity_status(ProjectStatus::OnHold, false), "6");
     }
 }

@@ -1,30 +1,23 @@
-//! `/alliances`: the alliances of the cooperation and their members.
-//!
-//! A membership is never deleted: ending it sets `left_on`, so the history of
-//! who belonged when stays. At most one membership of an institution in an
-//! alliance is active at a time (the unique index `memberships_one_active`).
+//! `/alliances`: the alliances of the cooperation and their members
+//! (the use cases are `app::alliances`).
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Input, Path, Query};
+use super::extract::{IfMatch, Input, Path, Query};
 use super::input::Validator;
 use super::pagination::{Page, PageRequest, contains_pattern};
-use super::reply::{Reply, Versioned, check_if_match};
-use super::write::{Change, Write};
+use super::reply::{Reply, Versioned};
+use crate::app::alliances::{self, Alliance, Membership, active_membership, alliance_for};
+use crate::app::institutions;
 use crate::domain::Date;
 use crate::domain::kinds::MemberRole;
-use crate::domain::{Code, LongText, ShortText};
-use crate::entities::{alliance, institution, membership};
+use crate::domain::{Code, FocusArea, LongText, ShortText};
+use crate::entities::{alliance, membership};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -36,53 +29,20 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_member, patch_member, end_member))
 }
 
-/// The most focus areas an alliance or fund may list.
-pub(super) const MAX_FOCUS_AREAS: usize = 20;
-
-/// A focus area of an alliance or a fund, e.g. `clean energy`: plain text.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, min_length = 1, max_length = 100, example = "clean energy")]
-pub struct FocusArea(String);
-
-impl TryFrom<String> for FocusArea {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        if s.trim().is_empty() {
-            Err("may not be empty".into())
-        } else if s.chars().count() > 100 {
-            Err("is longer than 100 characters".into())
-        } else {
-            Ok(FocusArea(s))
-        }
-    }
-}
-
-impl From<FocusArea> for String {
-    fn from(f: FocusArea) -> String {
-        f.0
-    }
-}
-
-/// Checks the count of focus areas and returns them as stored: distinct, in the order given.
-pub(super) fn focus_areas(v: &mut Validator, areas: Option<Vec<FocusArea>>) -> Option<serde_json::Value> {
+/// Checks the count of focus areas (at most 20).
+pub(super) fn focus_areas(v: &mut Validator, areas: Option<Vec<FocusArea>>) -> Option<Vec<FocusArea>> {
     let areas = areas?;
     v.check(
-        areas.len() <= MAX_FOCUS_AREAS,
+        areas.len() <= FocusArea::MAX_LISTED,
         "focus_areas",
         "may list at most 20 focus areas",
     );
-    let mut distinct: Vec<String> = Vec::with_capacity(areas.len());
-    for area in areas {
-        if !distinct.contains(&area.0) {
-            distinct.push(area.0);
-        }
-    }
-    Some(serde_json::Value::from(distinct))
+    Some(areas)
 }
 
 /// A reference to an institution in a body: when none has this id, the
-/// field is named among the other validation errors (422), not a 404.
+/// field is named among the other validation errors (one 422 for all). The
+/// use case checks again inside its transaction; this read is for the report.
 pub(super) async fn check_institution(
     db: &impl ConnectionTrait,
     v: &mut Validator,
@@ -90,95 +50,14 @@ pub(super) async fn check_institution(
     id: Option<Uuid>,
 ) -> ApiResult<()> {
     if let Some(id) = id {
-        let found = institution::Entity::find_by_id(id).count(db).await? > 0;
-        v.check(found, field, "no institution has this id");
+        v.check(institutions::exists(db, id).await?, field, "no institution has this id");
     }
     Ok(())
-}
-
-/// The foreign key still guards a reference whose institution was deleted
-/// between the check and the write; that is the client's 422 too, not a 409.
-pub(super) fn missing_reference(field: &'static str) -> impl Fn(DbErr) -> ApiError {
-    move |e| match ApiError::from(e) {
-        ApiError::Conflict {
-            code: "still_referenced",
-            ..
-        } => ApiError::field(field, "no institution has this id"),
-        other => other,
-    }
-}
-
-/// An alliance of the cooperation.
-#[derive(Serialize, ToSchema)]
-pub struct Alliance {
-    pub id: Uuid,
-    #[schema(value_type = Code)]
-    pub code: String,
-    #[schema(value_type = ShortText)]
-    pub name: serde_json::Value,
-    #[schema(value_type = Option<LongText>)]
-    pub description: Option<serde_json::Value>,
-    pub founded_on: NaiveDate,
-    /// The institution that hosts the secretariat.
-    pub secretariat_institution_id: Option<Uuid>,
-    #[schema(value_type = Vec<FocusArea>)]
-    pub focus_areas: serde_json::Value,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<alliance::Model> for Alliance {
-    fn from(m: alliance::Model) -> Self {
-        Alliance {
-            id: m.id,
-            code: m.code,
-            name: m.name,
-            description: m.description,
-            founded_on: m.founded_on,
-            secretariat_institution_id: m.secretariat_institution_id,
-            focus_areas: m.focus_areas,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
 }
 
 impl Versioned for Alliance {
     fn version(&self) -> Option<i32> {
         Some(self.version)
-    }
-}
-
-/// The membership of an institution in an alliance; `left_on` is set once it ended.
-#[derive(Serialize, ToSchema)]
-pub struct Membership {
-    pub id: Uuid,
-    pub alliance_id: Uuid,
-    pub institution_id: Uuid,
-    #[schema(value_type = MemberRole)]
-    pub role: String,
-    pub joined_on: NaiveDate,
-    pub left_on: Option<NaiveDate>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<membership::Model> for Membership {
-    fn from(m: membership::Model) -> Self {
-        Membership {
-            id: m.id,
-            alliance_id: m.alliance_id,
-            institution_id: m.institution_id,
-            role: m.role,
-            joined_on: m.joined_on,
-            left_on: m.left_on,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
     }
 }
 
@@ -302,35 +181,25 @@ async fn create(
     let founded_on = v.required("founded_on", body.founded_on).map(Date::naive);
     let secretariat = v.optional("secretariat_institution_id", body.secretariat_institution_id);
     let focus = v.change("focus_areas", body.focus_areas);
-    let focus = focus_areas(&mut v, focus).unwrap_or_else(|| serde_json::json!([]));
+    let focus = focus_areas(&mut v, focus).unwrap_or_default();
     check_institution(&state.db, &mut v, "secretariat_institution_id", secretariat).await?;
     let (Some(code), Some(name), Some(founded_on)) = (code, name, founded_on) else {
         return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
-    let now = Utc::now();
-    let row = alliance::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        code: Set(code.into()),
-        search: Set(name.search_text()),
-        name: Set(serde_json::to_value(&name).unwrap_or_default()),
-        description: Set(description.map(|d| serde_json::to_value(&d).unwrap_or_default())),
-        founded_on: Set(founded_on),
-        secretariat_institution_id: Set(secretariat),
-        focus_areas: Set(focus),
-    }
-    .insert(w.db())
-    .await
-    .map_err(missing_reference("secretariat_institution_id"))?;
-    let view = Alliance::from(row);
-    let change = Change::created("alliance", view.id, &view);
-    w.commit(change, Reply::created(format!("/api/v1/alliances/{}", view.id), &view))
-        .await
+    let new = alliances::New {
+        code,
+        name,
+        description,
+        founded_on,
+        secretariat_institution_id: secretariat,
+        focus_areas: focus,
+    };
+    let mut uow = caller.begin(&state.db).await?;
+    let view = alliances::create(&mut uow, new).await?;
+    let location = format!("/api/v1/alliances/{}", view.id);
+    caller.commit(uow, Reply::created(location, &view)).await
 }
 
 #[utoipa::path(get, path = "/alliances/{id}", tag = "alliances", params(("id" = Uuid, Path)),
@@ -354,111 +223,28 @@ async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    headers: HeaderMap,
+    IfMatch(expected): IfMatch,
     Input(body, mut v): Input<AllianceChanges>,
 ) -> ApiResult<Reply> {
     caller.require_admin()?;
-    let code = v.change("code", body.code);
-    let name = v.change("name", body.name);
-    let description = v.change_nullable("description", body.description);
-    let founded_on = v.change("founded_on", body.founded_on).map(Date::naive);
-    let secretariat = v.change_nullable("secretariat_institution_id", body.secretariat_institution_id);
-    let focus = v.change("focus_areas", body.focus_areas);
-    let focus = focus_areas(&mut v, focus);
-    check_institution(&state.db, &mut v, "secretariat_institution_id", secretariat.flatten()).await?;
+    let changes = alliances::Changes {
+        code: v.change("code", body.code),
+        name: v.change("name", body.name),
+        description: v.change_nullable("description", body.description),
+        founded_on: v.change("founded_on", body.founded_on).map(Date::naive),
+        secretariat_institution_id: v.change_nullable("secretariat_institution_id", body.secretariat_institution_id),
+        focus_areas: {
+            let focus = v.change("focus_areas", body.focus_areas);
+            focus_areas(&mut v, focus)
+        },
+    };
+    let secretariat = changes.secretariat_institution_id.flatten();
+    check_institution(&state.db, &mut v, "secretariat_institution_id", secretariat).await?;
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
-    let current = alliance::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(w.db())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    check_if_match(&headers, current.version)?;
-    let before = Alliance::from(current.clone());
-    let mut row: alliance::ActiveModel = current.into();
-    if let Some(code) = code {
-        row.code = Set(code.into());
-    }
-    if let Some(name) = name {
-        row.search = Set(name.search_text());
-        row.name = Set(serde_json::to_value(&name).unwrap_or_default());
-    }
-    if let Some(description) = description {
-        row.description = Set(description.map(|d| serde_json::to_value(&d).unwrap_or_default()));
-    }
-    if let Some(founded_on) = founded_on {
-        row.founded_on = Set(founded_on);
-    }
-    if let Some(secretariat) = secretariat {
-        row.secretariat_institution_id = Set(secretariat);
-    }
-    if let Some(focus) = focus {
-        row.focus_areas = Set(focus);
-    }
-    row.version = Set(before.version + 1);
-    row.updated_at = Set(Utc::now());
-    let updated = row
-        .update(w.db())
-        .await
-        .map_err(missing_reference("secretariat_institution_id"))?;
-    let view = Alliance::from(updated);
-    let change = Change::updated("alliance", id, &before, &view);
-    w.commit(change, Reply::ok(&view)).await
-}
-
-/// Loads an alliance, or 404. Inside a write it is locked, so that changes
-/// to one alliance's members queue behind each other (PostgreSQL; SQLite
-/// writes are serialized already).
-async fn alliance_for(db: &impl ConnectionTrait, id: Uuid, lock: bool) -> ApiResult<alliance::Model> {
-    let mut select = alliance::Entity::find_by_id(id);
-    if lock {
-        select = select.lock_exclusive();
-    }
-    select.one(db).await?.ok_or(ApiError::NotFound)
-}
-
-/// The current membership of an institution in an alliance, or 404.
-async fn active_membership(
-    db: &impl ConnectionTrait,
-    alliance_id: Uuid,
-    institution_id: Uuid,
-) -> ApiResult<membership::Model> {
-    membership::Entity::find()
-        .filter(membership::Column::AllianceId.eq(alliance_id))
-        .filter(membership::Column::InstitutionId.eq(institution_id))
-        .filter(membership::Column::LeftOn.is_null())
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
-/// The day the institution's latest earlier membership of the alliance
-/// ended: a membership may not begin before the previous one ended, so
-/// the history never overlaps.
-async fn last_left_on(
-    db: &impl ConnectionTrait,
-    alliance_id: Uuid,
-    institution_id: Uuid,
-) -> ApiResult<Option<NaiveDate>> {
-    let last = membership::Entity::find()
-        .filter(membership::Column::AllianceId.eq(alliance_id))
-        .filter(membership::Column::InstitutionId.eq(institution_id))
-        .filter(membership::Column::LeftOn.is_not_null())
-        .order_by_desc(membership::Column::LeftOn)
-        .one(db)
-        .await?;
-    Ok(last.and_then(|m| m.left_on))
-}
-
-fn check_joined_after(joined_on: NaiveDate, last_left_on: Option<NaiveDate>) -> ApiResult<()> {
-    match last_left_on {
-        Some(left) if joined_on < left => Err(ApiError::field(
-            "joined_on",
-            format!("may not be before {left}, when the previous membership ended"),
-        )),
-        _ => Ok(()),
-    }
+    let mut uow = caller.begin(&state.db).await?;
+    let view = alliances::update(&mut uow, id, expected, changes).await?;
+    caller.commit(uow, Reply::ok(&view)).await
 }
 
 #[utoipa::path(get, path = "/alliances/{id}/members", tag = "alliances", params(("id" = Uuid, Path), ListMembers),
@@ -508,34 +294,15 @@ async fn add_member(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
-    alliance_for(w.db(), id, true).await?;
-    check_joined_after(joined_on, last_left_on(w.db(), id, institution_id).await?)?;
-    let now = Utc::now();
-    let row = membership::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        alliance_id: Set(id),
-        institution_id: Set(institution_id),
-        role: Set(role.as_str().to_owned()),
-        joined_on: Set(joined_on),
-        left_on: Set(None),
-    }
-    .insert(w.db())
-    .await
-    .map_err(|e| match missing_reference("institution_id")(e) {
-        ApiError::Conflict { code: "duplicate", .. } => ApiError::conflict(
-            "duplicate",
-            "this institution is already an active member of the alliance",
-        ),
-        other => other,
-    })?;
-    let view = Membership::from(row);
-    let change = Change::created("membership", view.id, &view);
+    let new = alliances::NewMember {
+        institution_id,
+        role,
+        joined_on,
+    };
+    let mut uow = caller.begin(&state.db).await?;
+    let view = alliances::add_member(&mut uow, id, new).await?;
     let location = format!("/api/v1/alliances/{id}/members/{institution_id}");
-    w.commit(change, Reply::created(location, &view)).await
+    caller.commit(uow, Reply::created(location, &view)).await
 }
 
 #[utoipa::path(get, path = "/alliances/{id}/members/{institution_id}", tag = "alliances",
@@ -560,34 +327,19 @@ async fn patch_member(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, institution_id)): Path<(Uuid, Uuid)>,
-    headers: HeaderMap,
+    IfMatch(expected): IfMatch,
     Input(body, mut v): Input<MembershipChanges>,
 ) -> ApiResult<Reply> {
     caller.require_admin()?;
-    let role = v.change("role", body.role);
-    let joined_on = v.change("joined_on", body.joined_on).map(Date::naive);
+    let changes = alliances::MemberChanges {
+        role: v.change("role", body.role),
+        joined_on: v.change("joined_on", body.joined_on).map(Date::naive),
+    };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
-    alliance_for(w.db(), id, true).await?;
-    let current = active_membership(w.db(), id, institution_id).await?;
-    check_if_match(&headers, current.version)?;
-    if let Some(joined_on) = joined_on {
-        check_joined_after(joined_on, last_left_on(w.db(), id, institution_id).await?)?;
-    }
-    let before = Membership::from(current.clone());
-    let mut row: membership::ActiveModel = current.into();
-    if let Some(role) = role {
-        row.role = Set(role.as_str().to_owned());
-    }
-    if let Some(joined_on) = joined_on {
-        row.joined_on = Set(joined_on);
-    }
-    row.version = Set(before.version + 1);
-    row.updated_at = Set(Utc::now());
-    let view = Membership::from(row.update(w.db()).await?);
-    let change = Change::updated("membership", view.id, &before, &view);
-    w.commit(change, Reply::ok(&view)).await
+    let mut uow = caller.begin(&state.db).await?;
+    let view = alliances::update_member(&mut uow, id, institution_id, expected, changes).await?;
+    caller.commit(uow, Reply::ok(&view)).await
 }
 
 #[utoipa::path(delete, path = "/alliances/{id}/members/{institution_id}", tag = "alliances",
@@ -600,22 +352,10 @@ async fn end_member(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, institution_id)): Path<(Uuid, Uuid)>,
-    headers: HeaderMap,
+    IfMatch(expected): IfMatch,
 ) -> ApiResult<Reply> {
     caller.require_admin()?;
-    let w = Write::begin(&state.db, &caller).await?;
-    alliance_for(w.db(), id, true).await?;
-    let current = active_membership(w.db(), id, institution_id).await?;
-    check_if_match(&headers, current.version)?;
-    let before = Membership::from(current.clone());
-    // A membership recorded ahead of its start ends on the day it would
-    // have begun, so `left_on` is never before `joined_on`.
-    let left_on = Utc::now().date_naive().max(current.joined_on);
-    let mut row: membership::ActiveModel = current.into();
-    row.left_on = Set(Some(left_on));
-    row.version = Set(before.version + 1);
-    row.updated_at = Set(Utc::now());
-    let view = Membership::from(row.update(w.db()).await?);
-    let change = Change::action("end", "membership", view.id, &before, &view);
-    w.commit(change, Reply::no_content()).await
+    let mut uow = caller.begin(&state.db).await?;
+    alliances::end_member(&mut uow, id, institution_id, expected).await?;
+    caller.commit(uow, Reply::no_content()).await
 }

@@ -6,54 +6,33 @@
 //! useful about a secret; the final check is in constant time all the same.
 
 use super::AppState;
-use super::error::{ApiError, ApiResult};
-use crate::domain::kinds::Role;
+use super::error::ApiError;
+use crate::app::Actor;
+use crate::app::tokens::hash_secret;
 use crate::entities::token;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{header, request::Parts};
 use axum::middleware::Next;
 use axum::response::Response;
-use base64::Engine;
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-/// Who is calling, resolved once per request by [`authenticate`].
+/// Who is calling, resolved once per request by [`authenticate`]: the
+/// actor of the use cases, the token it came with, and the request's
+/// `Idempotency-Key` once it has been claimed.
 #[derive(Clone, Debug)]
 pub struct Caller {
+    pub actor: Actor,
     pub token_id: Uuid,
-    pub name: String,
-    pub role: Role,
-    /// Set for, and only for, partners.
-    pub institution_id: Option<Uuid>,
-    /// The request's `Idempotency-Key`, once it has been claimed.
     pub idempotency_key: Option<String>,
 }
 
-impl Caller {
-    pub fn require_admin(&self) -> ApiResult<()> {
-        match self.role {
-            Role::Admin => Ok(()),
-            _ => Err(ApiError::Forbidden("this action needs an admin token")),
-        }
-    }
-
-    /// For resource kinds a partner can never use (tokens aside, which are admin only).
-    pub fn require_staff(&self) -> ApiResult<()> {
-        match self.role {
-            Role::Admin | Role::Viewer => Ok(()),
-            Role::Partner => Err(ApiError::Forbidden("partner tokens cannot use this resource")),
-        }
-    }
-
-    /// The institution a partner is bound to; `None` for admins and viewers, who see everything.
-    pub fn partner_scope(&self) -> Option<Uuid> {
-        match self.role {
-            Role::Partner => self.institution_id,
-            _ => None,
-        }
+impl std::ops::Deref for Caller {
+    type Target = Actor;
+    fn deref(&self) -> &Actor {
+        &self.actor
     }
 }
 
@@ -63,17 +42,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         parts.extensions.get::<Caller>().cloned().ok_or(ApiError::Unauthorized)
     }
-}
-
-/// A new random secret: `ctk_` and 43 URL-safe characters (256 bits).
-pub fn new_secret() -> String {
-    let bytes: [u8; 32] = rand::random();
-    format!("ctk_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
-
-pub fn hash_secret(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Whether a stored hash is the hash of the presented secret, compared in
@@ -100,16 +68,10 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .await?
         .filter(|row| hashes_match(&row.secret_hash, &hash))
         .ok_or(ApiError::Unauthorized)?;
-    let role: Role = row
-        .role
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("token {} has role {}", row.id, row.role)))?;
     touch(&state, &row).await;
     req.extensions_mut().insert(Caller {
         token_id: row.id,
-        name: row.name,
-        role,
-        institution_id: row.institution_id,
+        actor: Actor::token(row.id, row.name, row.role, row.institution_id),
         idempotency_key: None,
     });
     Ok(next.run(req).await)

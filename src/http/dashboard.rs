@@ -10,13 +10,13 @@ use super::extract::Query;
 use super::ledger::{FundSummary, counts_by, fund_summary, grant_counts, stored};
 use super::milestones::open_statuses;
 use super::reply::{Reply, Versioned};
-use super::status::sum_minor;
 use crate::domain::Date;
 use crate::domain::ledger::Balances;
 use crate::domain::money::Money;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 use crate::entities::{alliance, dashboard_tally, fund, fund_balance, institution, milestone_tally};
 use crate::store::books::balances_of;
+use crate::store::sum_minor;
 use crate::store::tallies::{ALL_FUNDS, Dimension};
 use axum::extract::State;
 use chrono::{Days, NaiveDate, Utc};
@@ -74,7 +74,7 @@ pub struct AsOf {
 /// Milestones counted in the tallies with one of `statuses`, due in `[from, before)`.
 async fn milestones_due(
     db: &impl ConnectionTrait,
-    statuses: Vec<&'static str>,
+    statuses: Vec<MilestoneStatus>,
     from: Option<NaiveDate>,
     before: Option<NaiveDate>,
 ) -> ApiResult<u64> {
@@ -136,7 +136,7 @@ async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<
     let milestones = MilestoneFigures {
         overdue: milestones_due(db, open_statuses(), None, Some(as_of)).await?,
         due_next_30_days: milestones_due(db, open_statuses(), Some(as_of), Some(soon)).await?,
-        achieved: milestones_due(db, vec![MilestoneStatus::Achieved.as_str()], None, None).await?,
+        achieved: milestones_due(db, vec![MilestoneStatus::Achieved], None, None).await?,
     };
     let view = DashboardSummary {
         as_of,

@@ -1,29 +1,14 @@
 //! The one API error type, mapped once to RFC 9457 problem details.
 
+use crate::app::AppError;
+use crate::store::StoreError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sea_orm::{DbErr, RuntimeErr, SqlErr};
+use sea_orm::DbErr;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// One failing field of a request.
-#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// Dotted path of the field, e.g. `amount.amount` or `countries[1]`.
-    #[schema(example = "amount.amount")]
-    pub field: String,
-    #[schema(example = "CNY allows at most 2 decimal places, '1.234' has 3")]
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::app::FieldError;
 
 /// RFC 9457 problem details, as every error response carries them.
 #[derive(Serialize, ToSchema)]
@@ -181,86 +166,49 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<DbErr> for ApiError {
-    fn from(e: DbErr) -> ApiError {
-        if is_restricted_delete(&e) {
-            return ApiError::conflict("still_referenced", "other records still refer to this one");
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        match e {
+            AppError::Invalid(errors) => ApiError::Validation(errors),
+            AppError::NotFound => ApiError::NotFound,
+            AppError::Forbidden(why) => ApiError::Forbidden(why),
+            AppError::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            AppError::VersionMismatch(detail) => ApiError::VersionMismatch(detail),
+            AppError::Store(e) => ApiError::from(e),
         }
-        match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
-                return ApiError::conflict("duplicate", "a resource with this code already exists");
-            }
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                return ApiError::conflict("still_referenced", "other records still refer to this one");
-            }
-            _ => {}
-        }
-        if is_data_exception(&e) {
-            // A last line of defence: the parsers refuse such values first.
-            tracing::warn!(error = %e, "the database refused a value from a request");
-            return ApiError::field(
-                "request",
-                "holds a value the database cannot store (a NUL character, or a date or number out of range)",
-            );
-        }
-        if is_unavailable(&e) {
-            tracing::warn!(error = %e, "database unavailable");
-            return ApiError::Unavailable;
-        }
-        ApiError::Internal(e.to_string())
     }
 }
 
-/// SQLite reports `ON DELETE RESTRICT` as code 1811 (SQLITE_CONSTRAINT_TRIGGER),
-/// which sea-orm does not classify as a foreign-key violation.
-fn is_restricted_delete(e: &DbErr) -> bool {
-    match e {
-        DbErr::Query(RuntimeErr::SqlxError(x)) | DbErr::Exec(RuntimeErr::SqlxError(x)) => match &**x {
-            sea_orm::sqlx::Error::Database(d) => {
-                d.code().as_deref() == Some("1811") && d.message().contains("FOREIGN KEY")
+/// What the store's errors mean to a client, decided here once.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::Duplicate(_) => ApiError::conflict("duplicate", "a resource with this code already exists"),
+            StoreError::ForeignKey(_) => {
+                ApiError::conflict("still_referenced", "other records still refer to this one")
             }
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
-/// PostgreSQL's class 22, "data exception": a value in the statement could
-/// not be stored or compared (NUL in text, a year out of range…). Only a
-/// request can bring such a value, so it is the client's 422, not a 500.
-fn is_data_exception(e: &DbErr) -> bool {
-    match e {
-        DbErr::Query(RuntimeErr::SqlxError(x)) | DbErr::Exec(RuntimeErr::SqlxError(x)) => match &**x {
-            sea_orm::sqlx::Error::Database(d) => {
-                d.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
-                    .is_some()
-                    && d.code().is_some_and(|c| c.starts_with("22"))
-            }
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
-/// Connection trouble (the database is down, the pool is exhausted, a lock
-/// wait timed out): the client may retry, so it is a 503, not a 500.
-fn is_unavailable(e: &DbErr) -> bool {
-    use sea_orm::sqlx::Error as X;
-    match e {
-        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
-        DbErr::Query(RuntimeErr::SqlxError(x)) | DbErr::Exec(RuntimeErr::SqlxError(x)) => match &**x {
-            X::Io(_) | X::PoolTimedOut | X::PoolClosed | X::WorkerCrashed | X::Tls(_) => true,
-            X::Database(d) => {
-                let code = d.code().unwrap_or_default();
-                // SQLite busy/locked; PostgreSQL serialization, deadlock, lock timeout, shutdown.
-                matches!(
-                    &*code,
-                    "5" | "6" | "517" | "40001" | "40P01" | "55P03" | "57P01" | "57P03"
+            StoreError::BadValue(e) => {
+                // A last line of defence: the parsers refuse such values first.
+                tracing::warn!(error = %e, "the database refused a value from a request");
+                ApiError::field(
+                    "request",
+                    "holds a value the database cannot store (a NUL character, or a date or number out of range)",
                 )
             }
-            _ => false,
-        },
-        _ => false,
+            StoreError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::Unavailable
+            }
+            StoreError::NotFound => ApiError::NotFound,
+            e @ (StoreError::Refused(_) | StoreError::OutOfRange) => ApiError::from(AppError::from(e)),
+            StoreError::Db(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(e: DbErr) -> ApiError {
+        ApiError::from(StoreError::from(e))
     }
 }
 

@@ -126,6 +126,17 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     }
 }
 
+/// `If-Match`: the version the client expects the resource to have.
+pub struct IfMatch(pub crate::app::Expected);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        super::reply::if_match(&parts.headers).map(IfMatch)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

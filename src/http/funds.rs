@@ -2,23 +2,21 @@
 //! their money (contributions, summary, ledger) is a resource of its own.
 
 use super::AppState;
-use super::alliances::{FocusArea, check_institution, focus_areas, missing_reference};
+use super::alliances::{check_institution, focus_areas};
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Input, Path, Query};
+use super::extract::{IfMatch, Input, Path, Query};
 use super::input::Field;
 use super::pagination::{Page, PageRequest, contains_pattern};
-use super::reply::{Reply, Versioned, check_if_match};
-use super::write::{Change, Write};
+use super::reply::{Reply, Versioned};
+use crate::app::funds::{self, Fund};
 use crate::domain::Date;
-use crate::domain::{Code, Currency, ShortText};
+use crate::domain::{Code, Currency, FocusArea, ShortText};
 use crate::entities::fund;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -26,44 +24,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(get, patch))
-}
-
-/// A fund: money in from contributors, out as grants, all in its one currency.
-#[derive(Serialize, ToSchema)]
-pub struct Fund {
-    pub id: Uuid,
-    #[schema(value_type = Code)]
-    pub code: String,
-    #[schema(value_type = ShortText)]
-    pub name: serde_json::Value,
-    /// The functional currency: every contribution, grant, tranche and disbursement of the fund is in it.
-    #[schema(value_type = Currency)]
-    pub currency: String,
-    /// The institution backing the fund.
-    pub sponsor_institution_id: Uuid,
-    pub established_on: NaiveDate,
-    #[schema(value_type = Vec<FocusArea>)]
-    pub focus_areas: serde_json::Value,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<fund::Model> for Fund {
-    fn from(m: fund::Model) -> Self {
-        Fund {
-            id: m.id,
-            code: m.code,
-            name: m.name,
-            currency: m.currency,
-            sponsor_institution_id: m.sponsor_institution_id,
-            established_on: m.established_on,
-            focus_areas: m.focus_areas,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
 }
 
 impl Versioned for Fund {
@@ -158,7 +118,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Input(body, mut v
     let sponsor = v.required("sponsor_institution_id", body.sponsor_institution_id);
     let established_on = v.required("established_on", body.established_on).map(Date::naive);
     let focus = v.change("focus_areas", body.focus_areas);
-    let focus = focus_areas(&mut v, focus).unwrap_or_else(|| serde_json::json!([]));
+    let focus = focus_areas(&mut v, focus).unwrap_or_default();
     check_institution(&state.db, &mut v, "sponsor_institution_id", sponsor).await?;
     let (Some(code), Some(name), Some(currency), Some(sponsor), Some(established_on)) =
         (code, name, currency, sponsor, established_on)
@@ -167,28 +127,18 @@ async fn create(State(state): State<AppState>, caller: Caller, Input(body, mut v
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
-    let now = Utc::now();
-    let row = fund::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        code: Set(code.into()),
-        search: Set(name.search_text()),
-        name: Set(serde_json::to_value(&name).unwrap_or_default()),
-        currency: Set(currency.code().to_owned()),
-        sponsor_institution_id: Set(sponsor),
-        established_on: Set(established_on),
-        focus_areas: Set(focus),
-    }
-    .insert(w.db())
-    .await
-    .map_err(missing_reference("sponsor_institution_id"))?;
-    let view = Fund::from(row);
-    let change = Change::created("fund", view.id, &view);
-    w.commit(change, Reply::created(format!("/api/v1/funds/{}", view.id), &view))
-        .await
+    let new = funds::New {
+        code,
+        name,
+        currency,
+        sponsor_institution_id: sponsor,
+        established_on,
+        focus_areas: focus,
+    };
+    let mut uow = caller.begin(&state.db).await?;
+    let view = funds::create(&mut uow, new).await?;
+    let location = format!("/api/v1/funds/{}", view.id);
+    caller.commit(uow, Reply::created(location, &view)).await
 }
 
 #[utoipa::path(get, path = "/funds/{id}", tag = "funds", params(("id" = Uuid, Path)),
@@ -212,57 +162,36 @@ async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    headers: HeaderMap,
+    IfMatch(expected): IfMatch,
     Input(body, mut v): Input<FundChanges>,
 ) -> ApiResult<Reply> {
     caller.require_admin()?;
-    let code = v.change("code", body.code);
-    let name = v.change("name", body.name);
-    let sponsor = v.change("sponsor_institution_id", body.sponsor_institution_id);
-    let established_on = v.change("established_on", body.established_on).map(Date::naive);
-    let focus = v.change("focus_areas", body.focus_areas);
-    let focus = focus_areas(&mut v, focus);
+    let changes = funds::Changes {
+        code: v.change("code", body.code),
+        name: v.change("name", body.name),
+        sponsor_institution_id: v.change("sponsor_institution_id", body.sponsor_institution_id),
+        established_on: v.change("established_on", body.established_on).map(Date::naive),
+        focus_areas: {
+            let focus = v.change("focus_areas", body.focus_areas);
+            focus_areas(&mut v, focus)
+        },
+    };
     let currency_sent = !matches!(body.currency, Field::Missing);
     v.check(
         !currency_sent,
         "currency",
         "cannot change: the fund's money is recorded in it",
     );
-    check_institution(&state.db, &mut v, "sponsor_institution_id", sponsor).await?;
+    check_institution(
+        &state.db,
+        &mut v,
+        "sponsor_institution_id",
+        changes.sponsor_institution_id,
+    )
+    .await?;
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
-    let current = fund::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(w.db())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    check_if_match(&headers, current.version)?;
-    let before = Fund::from(current.clone());
-    let mut row: fund::ActiveModel = current.into();
-    if let Some(code) = code {
-        row.code = Set(code.into());
-    }
-    if let Some(name) = name {
-        row.search = Set(name.search_text());
-        row.name = Set(serde_json::to_value(&name).unwrap_or_default());
-    }
-    if let Some(sponsor) = sponsor {
-        row.sponsor_institution_id = Set(sponsor);
-    }
-    if let Some(established_on) = established_on {
-        row.established_on = Set(established_on);
-    }
-    if let Some(focus) = focus {
-        row.focus_areas = Set(focus);
-    }
-    row.version = Set(before.version + 1);
-    row.updated_at = Set(Utc::now());
-    let updated = row
-        .update(w.db())
-        .await
-        .map_err(missing_reference("sponsor_institution_id"))?;
-    let view = Fund::from(updated);
-    let change = Change::updated("fund", id, &before, &view);
-    w.commit(change, Reply::ok(&view)).await
+    let mut uow = caller.begin(&state.db).await?;
+    let view = funds::update(&mut uow, id, expected, changes).await?;
+    caller.commit(uow, Reply::ok(&view)).await
 }

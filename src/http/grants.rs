@@ -1,38 +1,26 @@
 //! `/grants`: awards from a fund to a project participant, their life
-//! cycle, planned tranches, disbursements and reversals.
-//!
-//! Every handler that moves money opens the fund's [`Books`] first (which
-//! locks the fund), then locks the grant: one lock order everywhere, so
-//! concurrent requests queue instead of deadlocking, and every check below
-//! sees the state the previous request committed.
+//! cycle, planned tranches, disbursements and reversals (the use cases, and
+//! the lock order that makes them safe, are in `app::grants`).
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Input, Path, Query};
+use super::extract::{IfMatch, Input, Path, Query};
 use super::input::Validator;
-use super::ledger::{check_currency, stored};
 use super::pagination::{Page, PageRequest};
-use super::reply::{Reply, Versioned, check_if_match};
-use super::status::sum_minor;
-use super::write::{Change, Write};
+use super::reply::{Reply, Versioned};
+use crate::app::access::{self, Lock};
+use crate::app::grants::{self, Disbursement, Grant, Tranche};
 use crate::domain::Date;
-use crate::domain::ledger::{Movement, check_payable};
-use crate::domain::money::{Money, PositiveMoney};
-use crate::domain::status::{GrantStatus, MilestoneStatus};
+use crate::domain::money::PositiveMoney;
+use crate::domain::status::GrantStatus;
 use crate::domain::{Code, Line, LongText, Note, ShortText};
-use crate::entities::{disbursement, grant, milestone, participant, project, tranche};
-use crate::store::books::{Books, Links};
+use crate::entities::{disbursement, grant, tranche};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
-};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -46,69 +34,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reverse))
 }
 
-// ---------------------------------------------------------------- views
-
-/// A grant from a fund to a participant of a project.
-#[derive(Serialize, ToSchema)]
-pub struct Grant {
-    pub id: Uuid,
-    #[schema(value_type = Option<Code>)]
-    pub code: Option<String>,
-    pub fund_id: Uuid,
-    pub project_id: Uuid,
-    pub recipient_institution_id: Uuid,
-    #[schema(value_type = ShortText)]
-    pub title: serde_json::Value,
-    #[schema(value_type = Option<LongText>)]
-    pub purpose: Option<serde_json::Value>,
-    pub amount: Money,
-    /// Paid so far, net of reversals.
-    pub disbursed: Money,
-    #[schema(value_type = GrantStatus)]
-    pub status: String,
-    pub decided_on: Option<NaiveDate>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
 impl Versioned for Grant {
     fn version(&self) -> Option<i32> {
         Some(self.version)
     }
-}
-
-impl TryFrom<grant::Model> for Grant {
-    type Error = ApiError;
-    fn try_from(m: grant::Model) -> ApiResult<Self> {
-        Ok(Grant {
-            amount: stored(m.amount_minor, &m.currency)?,
-            disbursed: stored(m.disbursed_minor, &m.currency)?,
-            id: m.id,
-            code: m.code,
-            fund_id: m.fund_id,
-            project_id: m.project_id,
-            recipient_institution_id: m.recipient_institution_id,
-            title: m.title,
-            purpose: m.purpose,
-            status: m.status,
-            decided_on: m.decided_on,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        })
-    }
-}
-
-/// A planned payment of a grant, optionally tied to a milestone.
-#[derive(Serialize, ToSchema)]
-pub struct Tranche {
-    pub id: Uuid,
-    pub grant_id: Uuid,
-    pub amount: Money,
-    pub due_on: Option<NaiveDate>,
-    pub milestone_id: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
 }
 
 impl Versioned for Tranche {
@@ -117,69 +46,11 @@ impl Versioned for Tranche {
     }
 }
 
-impl TryFrom<tranche::Model> for Tranche {
-    type Error = ApiError;
-    fn try_from(m: tranche::Model) -> ApiResult<Self> {
-        Ok(Tranche {
-            amount: stored(m.amount_minor, &m.currency)?,
-            id: m.id,
-            grant_id: m.grant_id,
-            due_on: m.due_on,
-            milestone_id: m.milestone_id,
-            created_at: m.created_at,
-        })
-    }
-}
-
-/// Money paid on a grant; a reversal has a negative amount and `reversal_of`.
-#[derive(Serialize, ToSchema)]
-pub struct Disbursement {
-    pub id: Uuid,
-    pub grant_id: Uuid,
-    pub tranche_id: Option<Uuid>,
-    pub amount: Money,
-    pub paid_on: NaiveDate,
-    pub reference: Option<String>,
-    /// What the recipient received, in the currency actually paid (e.g. TOP).
-    pub local_amount: Option<Money>,
-    /// Units of the local currency per unit of the fund's currency, as a decimal string.
-    #[schema(example = "0.3251")]
-    pub exchange_rate: Option<String>,
-    pub reversal_of: Option<Uuid>,
-    pub reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
 impl Versioned for Disbursement {
     fn version(&self) -> Option<i32> {
         None
     }
 }
-
-impl TryFrom<disbursement::Model> for Disbursement {
-    type Error = ApiError;
-    fn try_from(m: disbursement::Model) -> ApiResult<Self> {
-        let local_amount = match (m.local_amount_minor, m.local_currency.as_deref()) {
-            (Some(minor), Some(currency)) => Some(stored(minor, currency)?),
-            _ => None,
-        };
-        Ok(Disbursement {
-            amount: stored(m.amount_minor, &m.currency)?,
-            local_amount,
-            id: m.id,
-            grant_id: m.grant_id,
-            tranche_id: m.tranche_id,
-            paid_on: m.paid_on,
-            reference: m.reference,
-            exchange_rate: m.exchange_rate,
-            reversal_of: m.reversal_of,
-            reason: m.reason,
-            created_at: m.created_at,
-        })
-    }
-}
-
-// ---------------------------------------------------------------- inputs
 
 crate::input! {
     /// A new grant; it starts `draft`. The amount is in the fund's currency.
@@ -284,73 +155,9 @@ fn incomplete(v: Validator) -> ApiError {
     v.finish().err().unwrap_or(ApiError::field("body", "is incomplete"))
 }
 
-fn status_of(g: &grant::Model) -> ApiResult<GrantStatus> {
-    g.status
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("grant {} has status {}", g.id, g.status)))
-}
-
 /// A grant the caller may see (partners: grants to their institution), or 404.
-async fn visible_grant(db: &impl ConnectionTrait, caller: &Caller, id: Uuid, lock: bool) -> ApiResult<grant::Model> {
-    let mut select = grant::Entity::find_by_id(id);
-    if let Some(institution) = caller.partner_scope() {
-        select = select.filter(grant::Column::RecipientInstitutionId.eq(institution));
-    }
-    if lock {
-        select = select.lock_exclusive();
-    }
-    select.one(db).await?.ok_or(ApiError::NotFound)
-}
-
-/// Opens the books of the grant's fund, then locks the grant (the one lock order).
-async fn lock_for_money(db: &impl ConnectionTrait, caller: &Caller, id: Uuid) -> ApiResult<(Books, grant::Model)> {
-    let seen = visible_grant(db, caller, id, false).await?;
-    caller.require_admin()?;
-    let books = Books::open(db, seen.fund_id).await?;
-    let locked = visible_grant(db, caller, id, true).await?;
-    Ok((books, locked))
-}
-
-async fn check_recipient(db: &impl ConnectionTrait, project_id: Uuid, institution_id: Uuid) -> ApiResult<()> {
-    if participant::Entity::find_by_id((project_id, institution_id))
-        .count(db)
-        .await?
-        == 0
-    {
-        return Err(ApiError::field(
-            "recipient_institution_id",
-            "is not a participant of the project",
-        ));
-    }
-    Ok(())
-}
-
-async fn tranches_total(db: &impl ConnectionTrait, grant_id: Uuid) -> ApiResult<i64> {
-    let total: Option<i64> = tranche::Entity::find()
-        .select_only()
-        .column_as(sum_minor(tranche::Column::AmountMinor), "total")
-        .filter(tranche::Column::GrantId.eq(grant_id))
-        .into_tuple()
-        .one(db)
-        .await?
-        .flatten();
-    Ok(total.unwrap_or(0))
-}
-
-async fn paid_on_tranche(db: &impl ConnectionTrait, tranche_id: Uuid) -> ApiResult<i64> {
-    let total: Option<i64> = disbursement::Entity::find()
-        .select_only()
-        .column_as(sum_minor(disbursement::Column::AmountMinor), "total")
-        .filter(disbursement::Column::TrancheId.eq(tranche_id))
-        .into_tuple()
-        .one(db)
-        .await?
-        .flatten();
-    Ok(total.unwrap_or(0))
-}
-
-fn json_of<T: Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or_default()
+async fn visible_grant(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<grant::Model> {
+    Ok(access::grant(&state.db, caller, id, Lock::No).await?)
 }
 
 // ---------------------------------------------------------------- grants
@@ -363,10 +170,7 @@ async fn list(
     Query(q): Query<ListGrants>,
 ) -> ApiResult<axum::Json<Page<Grant>>> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    let mut select = grant::Entity::find();
-    if let Some(institution) = caller.partner_scope() {
-        select = select.filter(grant::Column::RecipientInstitutionId.eq(institution));
-    }
+    let mut select = access::visible_grants(grant::Entity::find(), &caller);
     if let Some(fund) = q.fund_id {
         select = select.filter(grant::Column::FundId.eq(fund));
     }
@@ -377,7 +181,7 @@ async fn list(
         select = select.filter(grant::Column::RecipientInstitutionId.eq(recipient));
     }
     if let Some(status) = q.status {
-        select = select.filter(grant::Column::Status.eq(status.as_str()));
+        select = select.filter(grant::Column::Status.eq(status));
     }
     if let Some(after) = page.after {
         select = select.filter(grant::Column::Id.gt(after));
@@ -416,50 +220,25 @@ async fn create(
     };
     v.finish()?;
 
-    let mut w = Write::begin(&state.db, &caller).await?;
-    let books = Books::open(w.db(), fund_id).await.map_err(|e| match e {
-        ApiError::NotFound => ApiError::field("fund_id", "no fund has this id"),
-        other => other,
-    })?;
-    check_currency(books.currency, amount, "amount")?;
-    if project::Entity::find_by_id(project_id).count(w.db()).await? == 0 {
-        return Err(ApiError::field("project_id", "no project has this id"));
-    }
-    w.hold_project(project_id).await?;
-    check_recipient(w.db(), project_id, recipient).await?;
-    let now = Utc::now();
-    let row = grant::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        code: Set(code.map(String::from)),
-        fund_id: Set(fund_id),
-        project_id: Set(project_id),
-        recipient_institution_id: Set(recipient),
-        title: Set(json_of(&title)),
-        purpose: Set(purpose.as_ref().map(json_of)),
-        amount_minor: Set(amount.minor()),
-        currency: Set(amount.currency().code().to_owned()),
-        status: Set(GrantStatus::Draft.as_str().to_owned()),
-        decided_on: Set(None),
-        disbursed_minor: Set(0),
-    }
-    .insert(w.db())
-    .await?;
-    let view = Grant::try_from(row)?;
+    let new = grants::New {
+        code,
+        fund_id,
+        project_id,
+        recipient_institution_id: recipient,
+        title,
+        purpose,
+        amount,
+    };
+    let mut uow = caller.begin(&state.db).await?;
+    let view = grants::create(&mut uow, new).await?;
     let location = format!("/api/v1/grants/{}", view.id);
-    w.commit(
-        Change::created("grant", view.id, &view),
-        Reply::created(location, &view),
-    )
-    .await
+    caller.commit(uow, Reply::created(location, &view)).await
 }
 
 #[utoipa::path(get, path = "/grants/{id}", tag = "grants", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The grant", body = Grant, headers(("ETag" = String)))))]
 async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Reply> {
-    let row = visible_grant(&state.db, &caller, id, false).await?;
+    let row = visible_grant(&state, &caller, id).await?;
     Ok(Reply::ok(&Grant::try_from(row)?))
 }
 
@@ -473,65 +252,21 @@ async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    headers: HeaderMap,
+    IfMatch(expected): IfMatch,
     Input(body, mut v): Input<GrantChanges>,
 ) -> ApiResult<Reply> {
-    let code = v.change_nullable("code", body.code);
-    let recipient = v.change("recipient_institution_id", body.recipient_institution_id);
-    let title = v.change("title", body.title);
-    let purpose = v.change_nullable("purpose", body.purpose);
-    let amount = v.change("amount", body.amount).map(PositiveMoney::money);
+    let changes = grants::Changes {
+        code: v.change_nullable("code", body.code),
+        recipient_institution_id: v.change("recipient_institution_id", body.recipient_institution_id),
+        title: v.change("title", body.title),
+        purpose: v.change_nullable("purpose", body.purpose),
+        amount: v.change("amount", body.amount).map(PositiveMoney::money),
+    };
     v.finish()?;
 
-    let mut w = Write::begin(&state.db, &caller).await?;
-    let current = visible_grant(w.db(), &caller, id, true).await?;
-    caller.require_admin()?;
-    check_if_match(&headers, current.version)?;
-    w.hold_project(current.project_id).await?;
-    let status = status_of(&current)?;
-    if !status.is_editable() {
-        return Err(ApiError::conflict(
-            "invalid_state",
-            format!(
-                "a grant in {} cannot be changed; only draft and submitted grants can",
-                status.as_str()
-            ),
-        ));
-    }
-    let before = Grant::try_from(current.clone())?;
-    let mut row: grant::ActiveModel = current.clone().into();
-    if let Some(amount) = amount {
-        let currency = current
-            .currency
-            .parse()
-            .map_err(|_| ApiError::Internal("stored currency".into()))?;
-        check_currency(currency, amount, "amount")?;
-        if tranches_total(w.db(), id).await? > amount.minor() {
-            return Err(ApiError::conflict(
-                "tranche_over_allocated",
-                "the grant's tranches already sum past this amount",
-            ));
-        }
-        row.amount_minor = Set(amount.minor());
-    }
-    if let Some(recipient) = recipient {
-        check_recipient(w.db(), current.project_id, recipient).await?;
-        row.recipient_institution_id = Set(recipient);
-    }
-    if let Some(code) = code {
-        row.code = Set(code.map(String::from));
-    }
-    if let Some(title) = title {
-        row.title = Set(json_of(&title));
-    }
-    if let Some(purpose) = purpose {
-        row.purpose = Set(purpose.as_ref().map(json_of));
-    }
-    row.version = Set(current.version + 1);
-    row.updated_at = Set(Utc::now());
-    let view = Grant::try_from(row.update(w.db()).await?)?;
-    w.commit(Change::updated("grant", id, &before, &view), Reply::ok(&view))
-        .await
+    let mut uow = caller.begin(&state.db).await?;
+    let view = grants::update(&mut uow, id, expected, changes).await?;
+    caller.commit(uow, Reply::ok(&view)).await
 }
 
 #[utoipa::path(post, path = "/grants/{id}/transitions", tag = "grants", request_body = GrantTransition, params(("id" = Uuid, Path)),
@@ -550,48 +285,9 @@ async fn transition(
     let Some(to) = to else { return Err(incomplete(v)) };
     v.finish()?;
 
-    let mut w = Write::begin(&state.db, &caller).await?;
-    let (mut books, current) = lock_for_money(w.db(), &caller, id).await?;
-    w.hold_project(current.project_id).await?;
-    let from = status_of(&current)?;
-    if !from.can_move_to(to) {
-        return Err(ApiError::conflict(
-            "invalid_transition",
-            format!("a grant cannot move from {} to {}", from.as_str(), to.as_str()),
-        ));
-    }
-    let today = Utc::now().date_naive();
-    let links = Links {
-        grant_id: Some(id),
-        ..Links::default()
-    };
-    let remaining = current.amount_minor - current.disbursed_minor;
-    match to {
-        GrantStatus::Approved => {
-            books
-                .post(w.db(), Movement::Commitment(current.amount_minor), today, links)
-                .await?
-        }
-        GrantStatus::Cancelled | GrantStatus::Completed if from.holds_commitment() && remaining > 0 => {
-            books
-                .post(w.db(), Movement::CommitmentRelease(remaining), today, links)
-                .await?
-        }
-        _ => {}
-    }
-    let before = Grant::try_from(current.clone())?;
-    let mut row: grant::ActiveModel = current.clone().into();
-    row.status = Set(to.as_str().to_owned());
-    if matches!(to, GrantStatus::Approved | GrantStatus::Rejected) {
-        row.decided_on = Set(Some(today));
-    }
-    row.version = Set(current.version + 1);
-    row.updated_at = Set(Utc::now());
-    let view = Grant::try_from(row.update(w.db()).await?)?;
-    let mut after = json_of(&view);
-    after["note"] = serde_json::json!(note.map(Note::into_string));
-    let change = Change::action(format!("transition:{}", to.as_str()), "grant", id, &before, &after);
-    w.commit(change, Reply::ok(&view)).await
+    let mut uow = caller.begin(&state.db).await?;
+    let view = grants::transition(&mut uow, id, to, note).await?;
+    caller.commit(uow, Reply::ok(&view)).await
 }
 
 // ---------------------------------------------------------------- tranches
@@ -605,7 +301,7 @@ async fn list_tranches(
     Query(q): Query<PageParams>,
 ) -> ApiResult<axum::Json<Page<Tranche>>> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    visible_grant(&state.db, &caller, id, false).await?;
+    visible_grant(&state, &caller, id).await?;
     let mut select = tranche::Entity::find().filter(tranche::Column::GrantId.eq(id));
     if let Some(after) = page.after {
         select = select.filter(tranche::Column::Id.gt(after));
@@ -638,64 +334,15 @@ async fn add_tranche(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
-    let current = visible_grant(w.db(), &caller, id, true).await?;
-    caller.require_admin()?;
-    let status = status_of(&current)?;
-    if !(status.is_editable() || status.holds_commitment()) {
-        return Err(ApiError::conflict(
-            "invalid_state",
-            format!("a {} grant takes no new tranches", status.as_str()),
-        ));
-    }
-    let currency = current
-        .currency
-        .parse()
-        .map_err(|_| ApiError::Internal("stored currency".into()))?;
-    check_currency(currency, amount, "amount")?;
-    if let Some(m) = milestone_id {
-        let found = milestone::Entity::find_by_id(m)
-            .filter(milestone::Column::ProjectId.eq(current.project_id))
-            .count(w.db())
-            .await?;
-        if found == 0 {
-            return Err(ApiError::field(
-                "milestone_id",
-                "is not a milestone of the grant's project",
-            ));
-        }
-    }
-    let planned = tranches_total(w.db(), id).await?;
-    if planned
-        .checked_add(amount.minor())
-        .is_none_or(|t| t > current.amount_minor)
-    {
-        return Err(ApiError::conflict(
-            "tranche_over_allocated",
-            format!(
-                "tranches would sum past the grant: {} of {} minor units are planned",
-                planned, current.amount_minor
-            ),
-        ));
-    }
-    let row = tranche::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        grant_id: Set(id),
-        amount_minor: Set(amount.minor()),
-        currency: Set(amount.currency().code().to_owned()),
-        due_on: Set(due_on),
-        milestone_id: Set(milestone_id),
-        created_at: Set(Utc::now()),
-    }
-    .insert(w.db())
-    .await?;
-    let view = Tranche::try_from(row)?;
+    let new = grants::NewTranche {
+        amount,
+        due_on,
+        milestone_id,
+    };
+    let mut uow = caller.begin(&state.db).await?;
+    let view = grants::add_tranche(&mut uow, id, new).await?;
     let location = format!("/api/v1/grants/{id}/tranches/{}", view.id);
-    w.commit(
-        Change::created("tranche", view.id, &view),
-        Reply::created(location, &view),
-    )
-    .await
+    caller.commit(uow, Reply::created(location, &view)).await
 }
 
 // ---------------------------------------------------------------- disbursements
@@ -709,7 +356,7 @@ async fn list_disbursements(
     Query(q): Query<PageParams>,
 ) -> ApiResult<axum::Json<Page<Disbursement>>> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    visible_grant(&state.db, &caller, id, false).await?;
+    visible_grant(&state, &caller, id).await?;
     let mut select = disbursement::Entity::find().filter(disbursement::Column::GrantId.eq(id));
     if let Some(after) = page.after {
         select = select.filter(disbursement::Column::Id.gt(after));
@@ -766,90 +413,18 @@ async fn disburse(
     };
     v.finish()?;
 
-    let mut w = Write::begin(&state.db, &caller).await?;
-    let (mut books, current) = lock_for_money(w.db(), &caller, id).await?;
-    w.hold_project(current.project_id).await?;
-    let status = status_of(&current)?;
-    if !status.holds_commitment() {
-        return Err(ApiError::conflict(
-            "invalid_state",
-            format!(
-                "only approved or active grants are paid; this one is {}",
-                status.as_str()
-            ),
-        ));
-    }
-    check_currency(books.currency, amount, "amount")?;
-    if let Some(t) = tranche_id {
-        check_tranche(w.db(), &current, t, amount.minor()).await?;
-    }
-    check_payable(current.amount_minor, current.disbursed_minor, amount.minor())?;
-
-    let row = disbursement::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        grant_id: Set(id),
-        fund_id: Set(current.fund_id),
-        tranche_id: Set(tranche_id),
-        amount_minor: Set(amount.minor()),
-        currency: Set(amount.currency().code().to_owned()),
-        paid_on: Set(paid_on),
-        reference: Set(reference.map(Line::into_string)),
-        local_amount_minor: Set(local_amount.map(Money::minor)),
-        local_currency: Set(local_amount.map(|m| m.currency().code().to_owned())),
-        exchange_rate: Set(rate),
-        reversal_of: Set(None),
-        reason: Set(None),
-        created_at: Set(Utc::now()),
-    }
-    .insert(w.db())
-    .await?;
-    let links = Links {
-        grant_id: Some(id),
-        disbursement_id: Some(row.id),
-        ..Links::default()
+    let new = grants::NewDisbursement {
+        amount,
+        paid_on,
+        tranche_id,
+        reference,
+        local_amount,
+        exchange_rate: rate,
     };
-    books
-        .post(w.db(), Movement::Disbursement(amount.minor()), paid_on, links)
-        .await?;
-    let mut g: grant::ActiveModel = current.clone().into();
-    g.disbursed_minor = Set(current.disbursed_minor + amount.minor());
-    if status == GrantStatus::Approved {
-        g.status = Set(GrantStatus::Active.as_str().to_owned());
-    }
-    g.version = Set(current.version + 1);
-    g.updated_at = Set(Utc::now());
-    g.update(w.db()).await?;
-    let view = Disbursement::try_from(row)?;
+    let mut uow = caller.begin(&state.db).await?;
+    let view = grants::disburse(&mut uow, id, new).await?;
     let location = format!("/api/v1/grants/{id}/disbursements/{}", view.id);
-    w.commit(
-        Change::created("disbursement", view.id, &view),
-        Reply::created(location, &view),
-    )
-    .await
-}
-
-/// A tranche of this grant, whose milestone (if any) is achieved and
-/// whose net paid stays within its amount.
-async fn check_tranche(db: &impl ConnectionTrait, g: &grant::Model, tranche_id: Uuid, amount: i64) -> ApiResult<()> {
-    let t = tranche::Entity::find_by_id(tranche_id)
-        .filter(tranche::Column::GrantId.eq(g.id))
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::field("tranche_id", "is not a tranche of this grant"))?;
-    if let Some(m) = t.milestone_id {
-        let achieved = milestone::Entity::find_by_id(m)
-            .filter(milestone::Column::Status.eq(MilestoneStatus::Achieved.as_str()))
-            .count(db)
-            .await?;
-        if achieved == 0 {
-            return Err(ApiError::conflict(
-                "milestone_not_achieved",
-                "this tranche is payable once its milestone is achieved",
-            ));
-        }
-    }
-    check_payable(t.amount_minor, paid_on_tranche(db, t.id).await?, amount)?;
-    Ok(())
+    caller.commit(uow, Reply::created(location, &view)).await
 }
 
 #[utoipa::path(post, path = "/disbursements/{id}/reversal", tag = "grants", request_body = NewReversal, params(("id" = Uuid, Path)),
@@ -869,75 +444,8 @@ async fn reverse(
     };
     v.finish()?;
 
-    let mut w = Write::begin(&state.db, &caller).await?;
-    let original = disbursement::Entity::find_by_id(id)
-        .one(w.db())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let (mut books, current) = lock_for_money(w.db(), &caller, original.grant_id).await?;
-    w.hold_project(current.project_id).await?;
-    if original.reversal_of.is_some() {
-        return Err(ApiError::conflict(
-            "invalid_state",
-            "a reversal cannot itself be reversed",
-        ));
-    }
-    let done = disbursement::Entity::find()
-        .filter(disbursement::Column::ReversalOf.eq(id))
-        .count(w.db())
-        .await?;
-    if done > 0 {
-        return Err(ApiError::conflict(
-            "already_reversed",
-            "this disbursement was reversed already",
-        ));
-    }
-    let today = Utc::now().date_naive();
-    let row = disbursement::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        grant_id: Set(original.grant_id),
-        fund_id: Set(original.fund_id),
-        tranche_id: Set(original.tranche_id),
-        amount_minor: Set(-original.amount_minor),
-        currency: Set(original.currency.clone()),
-        paid_on: Set(today),
-        reference: Set(original.reference.clone()),
-        local_amount_minor: Set(original.local_amount_minor.map(|m| -m)),
-        local_currency: Set(original.local_currency.clone()),
-        exchange_rate: Set(original.exchange_rate.clone()),
-        reversal_of: Set(Some(id)),
-        reason: Set(Some(reason.into_string())),
-        created_at: Set(Utc::now()),
-    }
-    .insert(w.db())
-    .await?;
-    let recommit = status_of(&current)?.holds_commitment();
-    let links = Links {
-        grant_id: Some(current.id),
-        disbursement_id: Some(row.id),
-        ..Links::default()
-    };
-    books
-        .post(
-            w.db(),
-            Movement::Reversal {
-                amount: original.amount_minor,
-                recommit,
-            },
-            today,
-            links,
-        )
-        .await?;
-    let mut g: grant::ActiveModel = current.clone().into();
-    g.disbursed_minor = Set(current.disbursed_minor - original.amount_minor);
-    g.version = Set(current.version + 1);
-    g.updated_at = Set(Utc::now());
-    g.update(w.db()).await?;
-    let view = Disbursement::try_from(row)?;
-    let location = format!("/api/v1/grants/{}/disbursements/{}", current.id, view.id);
-    w.commit(
-        Change::created("reversal", view.id, &view),
-        Reply::created(location, &view),
-    )
-    .await
+    let mut uow = caller.begin(&state.db).await?;
+    let view = grants::reverse(&mut uow, id, reason).await?;
+    let location = format!("/api/v1/grants/{}/disbursements/{}", view.grant_id, view.id);
+    caller.commit(uow, Reply::created(location, &view)).await
 }

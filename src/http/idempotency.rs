@@ -3,7 +3,7 @@
 //!
 //! The first request with a key claims it by inserting a row (the primary
 //! key makes exactly one claim win, across instances). Its reply is stored
-//! by [`complete`] inside the same transaction as the change, so a stored
+//! by the unit of work inside the same transaction as the change, so a stored
 //! reply exists if and only if the change committed. A retry replays that
 //! reply; a retry that arrives while the first is still running waits for it
 //! and replays, or gets 409 `idempotency_in_progress` after a while. A
@@ -12,20 +12,17 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiError;
 use super::reply::Reply;
-use crate::entities::idempotency_key as key_row;
+use crate::store::idempotency;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 use std::time::Duration as StdDuration;
-use uuid::Uuid;
 
 pub const HEADER: &str = "idempotency-key";
 /// Keys are kept at least this long.
@@ -69,16 +66,14 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
 
     let started = tokio::time::Instant::now();
     loop {
-        if claim(&state, caller.token_id, &key, &hash).await? {
+        if idempotency::claim(&state.db, caller.token_id, &key, &hash).await? {
             break;
         }
-        let existing = key_row::Entity::find_by_id((caller.token_id, key.clone()))
-            .one(&state.db)
-            .await?;
+        let existing = idempotency::find(&state.db, caller.token_id, &key).await?;
         let Some(existing) = existing else { continue };
         let age = Utc::now() - existing.created_at;
         if age > KEEP_FOR || (existing.status_code.is_none() && age > ABANDONED_AFTER) {
-            release(&state, caller.token_id, &key, existing.status_code.is_some()).await?;
+            idempotency::release(&state.db, caller.token_id, &key, existing.status_code.is_some()).await?;
             continue;
         }
         if existing.request_hash != hash {
@@ -106,57 +101,9 @@ pub async fn idempotent(State(state): State<AppState>, req: Request, next: Next)
     let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
     if !response.status().is_success() {
         // Nothing committed: give the key back.
-        release(&state, caller.token_id, &key, false).await?;
+        idempotency::release(&state.db, caller.token_id, &key, false).await?;
     }
     Ok(response)
-}
-
-/// Tries to claim the key; true when this request won it.
-async fn claim(state: &AppState, token_id: Uuid, key: &str, hash: &str) -> ApiResult<bool> {
-    let row = key_row::ActiveModel {
-        token_id: Set(token_id),
-        key: Set(key.to_owned()),
-        request_hash: Set(hash.to_owned()),
-        status_code: Set(None),
-        body: Set(None),
-        location: Set(None),
-        created_at: Set(Utc::now()),
-    };
-    let inserted = key_row::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([key_row::Column::TokenId, key_row::Column::Key])
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&state.db)
-        .await?;
-    Ok(inserted == 1)
-}
-
-/// Deletes a claim: an unfinished one, or (`expired`) a finished one past its keep time.
-async fn release(state: &AppState, token_id: Uuid, key: &str, expired: bool) -> ApiResult<()> {
-    let mut delete = key_row::Entity::delete_many()
-        .filter(key_row::Column::TokenId.eq(token_id))
-        .filter(key_row::Column::Key.eq(key));
-    if !expired {
-        delete = delete.filter(key_row::Column::StatusCode.is_null());
-    }
-    delete.exec(&state.db).await?;
-    Ok(())
-}
-
-/// Stores the reply of the change that claimed the key, in its transaction.
-pub async fn complete(db: &impl ConnectionTrait, token_id: Uuid, key: &str, reply: &Reply) -> ApiResult<()> {
-    let body = reply.body.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
-    key_row::Entity::update_many()
-        .col_expr(key_row::Column::StatusCode, (reply.status.as_u16() as i16).into())
-        .col_expr(key_row::Column::Body, body.into())
-        .col_expr(key_row::Column::Location, reply.location.clone().into())
-        .filter(key_row::Column::TokenId.eq(token_id))
-        .filter(key_row::Column::Key.eq(key))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 fn replay(status: i16, location: Option<String>, body: Option<String>) -> Response {

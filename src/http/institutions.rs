@@ -3,19 +3,17 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Input, Path, Query};
+use super::extract::{IfMatch, Input, Path, Query};
 use super::pagination::{Page, PageRequest, contains_pattern};
-use super::reply::{Reply, Versioned, check_if_match};
-use super::write::{Change, Write};
+use super::reply::{Reply, Versioned};
+use crate::app::institutions::{self, Institution};
 use crate::domain::kinds::InstitutionKind;
 use crate::domain::{Code, CountryCode, Line, ShortText};
 use crate::entities::institution;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -23,45 +21,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(get, patch, delete))
-}
-
-/// A partner institution.
-#[derive(Serialize, ToSchema)]
-pub struct Institution {
-    pub id: Uuid,
-    #[schema(value_type = Option<Code>)]
-    pub code: Option<String>,
-    #[schema(value_type = ShortText)]
-    pub name: serde_json::Value,
-    #[schema(value_type = InstitutionKind)]
-    pub kind: String,
-    #[schema(value_type = CountryCode)]
-    pub country: String,
-    pub city: Option<String>,
-    pub website: Option<String>,
-    /// IATI organisation identifier, e.g. `CN-USCC-12371500MB2852376F`.
-    pub iati_org_id: Option<String>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<institution::Model> for Institution {
-    fn from(m: institution::Model) -> Self {
-        Institution {
-            id: m.id,
-            code: m.code,
-            name: m.name,
-            kind: m.kind,
-            country: m.country,
-            city: m.city,
-            website: m.website,
-            iati_org_id: m.iati_org_id,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
 }
 
 impl Versioned for Institution {
@@ -167,31 +126,19 @@ async fn create(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
-    let now = Utc::now();
-    let row = institution::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        code: Set(code.map(String::from)),
-        search: Set(name.search_text()),
-        name: Set(serde_json::to_value(&name).unwrap_or_default()),
-        kind: Set(kind.as_str().to_owned()),
-        country: Set(country.to_string()),
-        city: Set(city.map(Line::into_string)),
-        website: Set(website.map(Line::into_string)),
-        iati_org_id: Set(iati_org_id.map(Line::into_string)),
-    }
-    .insert(w.db())
-    .await?;
-    let view = Institution::from(row);
-    let change = Change::created("institution", view.id, &view);
-    w.commit(
-        change,
-        Reply::created(format!("/api/v1/institutions/{}", view.id), &view),
-    )
-    .await
+    let new = institutions::New {
+        code,
+        name,
+        kind,
+        country,
+        city,
+        website,
+        iati_org_id,
+    };
+    let mut uow = caller.begin(&state.db).await?;
+    let view = institutions::create(&mut uow, new).await?;
+    let location = format!("/api/v1/institutions/{}", view.id);
+    caller.commit(uow, Reply::created(location, &view)).await
 }
 
 #[utoipa::path(get, path = "/institutions/{id}", tag = "institutions", params(("id" = Uuid, Path)),
@@ -215,55 +162,24 @@ async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    headers: HeaderMap,
+    IfMatch(expected): IfMatch,
     Input(body, mut v): Input<InstitutionChanges>,
 ) -> ApiResult<Reply> {
     caller.require_admin()?;
-    let code = v.change_nullable("code", body.code);
-    let name = v.change("name", body.name);
-    let kind = v.change("kind", body.kind);
-    let country = v.change("country", body.country);
-    let city = v.change_nullable("city", body.city);
-    let website = v.change_nullable("website", body.website);
-    let iati_org_id = v.change_nullable("iati_org_id", body.iati_org_id);
+    let changes = institutions::Changes {
+        code: v.change_nullable("code", body.code),
+        name: v.change("name", body.name),
+        kind: v.change("kind", body.kind),
+        country: v.change("country", body.country),
+        city: v.change_nullable("city", body.city),
+        website: v.change_nullable("website", body.website),
+        iati_org_id: v.change_nullable("iati_org_id", body.iati_org_id),
+    };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
-    let current = institution::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(w.db())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    check_if_match(&headers, current.version)?;
-    let before = Institution::from(current.clone());
-    let mut row: institution::ActiveModel = current.into();
-    if let Some(code) = code {
-        row.code = Set(code.map(String::from));
-    }
-    if let Some(name) = name {
-        row.search = Set(name.search_text());
-        row.name = Set(serde_json::to_value(&name).unwrap_or_default());
-    }
-    if let Some(kind) = kind {
-        row.kind = Set(kind.as_str().to_owned());
-    }
-    if let Some(country) = country {
-        row.country = Set(country.to_string());
-    }
-    if let Some(city) = city {
-        row.city = Set(city.map(Line::into_string));
-    }
-    if let Some(website) = website {
-        row.website = Set(website.map(Line::into_string));
-    }
-    if let Some(iati) = iati_org_id {
-        row.iati_org_id = Set(iati.map(Line::into_string));
-    }
-    row.version = Set(before.version + 1);
-    row.updated_at = Set(Utc::now());
-    let view = Institution::from(row.update(w.db()).await?);
-    let change = Change::updated("institution", id, &before, &view);
-    w.commit(change, Reply::ok(&view)).await
+    let mut uow = caller.begin(&state.db).await?;
+    let view = institutions::update(&mut uow, id, expected, changes).await?;
+    caller.commit(uow, Reply::ok(&view)).await
 }
 
 #[utoipa::path(delete, path = "/institutions/{id}", tag = "institutions", params(("id" = Uuid, Path)),
@@ -273,26 +189,7 @@ async fn patch(
     ))]
 async fn delete(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Reply> {
     caller.require_admin()?;
-    let w = Write::begin(&state.db, &caller).await?;
-    let current = institution::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(w.db())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let before = Institution::from(current);
-    institution::Entity::delete_by_id(id)
-        .exec(w.db())
-        .await
-        .map_err(|e| match ApiError::from(e) {
-            ApiError::Conflict {
-                code: "still_referenced",
-                ..
-            } => ApiError::conflict(
-                "still_referenced",
-                "memberships, projects, funds, grants or tokens still refer to this institution",
-            ),
-            other => other,
-        })?;
-    w.commit(Change::deleted("institution", id, &before), Reply::no_content())
-        .await
+    let mut uow = caller.begin(&state.db).await?;
+    institutions::delete(&mut uow, id).await?;
+    caller.commit(uow, Reply::no_content()).await
 }

@@ -7,21 +7,17 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{Input, Path, Query};
 use super::pagination::{Page, PageRequest};
 use super::reply::{Reply, Versioned};
-use super::write::{Change, Write};
-use crate::domain::Date;
-use crate::domain::ledger::{Balances, Movement};
+use crate::app::ledger::{self, Contribution};
+use crate::domain::ledger::Balances;
 use crate::domain::money::{Money, PositiveMoney};
 use crate::domain::status::GrantStatus;
-use crate::domain::{Currency, Line};
-use crate::entities::{contribution, dashboard_tally, fund, fund_balance, institution, ledger_entry};
-use crate::store::books::{Books, Links, balances_of};
+use crate::domain::{Date, Line};
+use crate::entities::{contribution, dashboard_tally, fund, fund_balance, ledger_entry};
+use crate::store::books::balances_of;
 use crate::store::tallies::Dimension;
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use strum::VariantArray;
@@ -37,39 +33,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 pub(crate) fn stored(minor: i64, currency: &str) -> ApiResult<Money> {
-    Money::from_stored(minor, currency).map_err(ApiError::Internal)
-}
-
-/// Money received by a fund.
-#[derive(Serialize, ToSchema)]
-pub struct Contribution {
-    pub id: Uuid,
-    pub fund_id: Uuid,
-    pub contributor_institution_id: Uuid,
-    pub amount: Money,
-    pub received_on: NaiveDate,
-    pub reference: Option<String>,
-    pub created_at: DateTime<Utc>,
+    Ok(crate::app::stored_money(minor, currency)?)
 }
 
 impl Versioned for Contribution {
     fn version(&self) -> Option<i32> {
         None
-    }
-}
-
-impl TryFrom<contribution::Model> for Contribution {
-    type Error = ApiError;
-    fn try_from(m: contribution::Model) -> ApiResult<Self> {
-        Ok(Contribution {
-            amount: stored(m.amount_minor, &m.currency)?,
-            id: m.id,
-            fund_id: m.fund_id,
-            contributor_institution_id: m.contributor_institution_id,
-            received_on: m.received_on,
-            reference: m.reference,
-            created_at: m.created_at,
-        })
     }
 }
 
@@ -210,57 +179,16 @@ async fn contribute(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
-    let mut books = Books::open(w.db(), id).await?;
-    check_currency(books.currency, amount, "amount")?;
-    if institution::Entity::find_by_id(contributor).count(w.db()).await? == 0 {
-        return Err(ApiError::field(
-            "contributor_institution_id",
-            "no institution has this id",
-        ));
-    }
-    let row = contribution::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        fund_id: Set(id),
-        contributor_institution_id: Set(contributor),
-        amount_minor: Set(amount.minor()),
-        currency: Set(amount.currency().code().to_owned()),
-        received_on: Set(received_on),
-        reference: Set(reference.map(Line::into_string)),
-        created_at: Set(Utc::now()),
-    }
-    .insert(w.db())
-    .await?;
-    let links = Links {
-        contribution_id: Some(row.id),
-        ..Links::default()
+    let new = ledger::NewContribution {
+        contributor_institution_id: contributor,
+        amount,
+        received_on,
+        reference,
     };
-    books
-        .post(w.db(), Movement::Contribution(amount.minor()), received_on, links)
-        .await?;
-    let view = Contribution::try_from(row)?;
+    let mut uow = caller.begin(&state.db).await?;
+    let view = ledger::contribute(&mut uow, id, new).await?;
     let location = format!("/api/v1/funds/{id}/contributions/{}", view.id);
-    w.commit(
-        Change::created("contribution", view.id, &view),
-        Reply::created(location, &view),
-    )
-    .await
-}
-
-/// Money of a fund must be in the fund's currency.
-pub(crate) fn check_currency(fund: Currency, money: Money, field: &str) -> ApiResult<()> {
-    if money.currency() == fund {
-        Ok(())
-    } else {
-        Err(ApiError::field(
-            format!("{field}.currency"),
-            format!(
-                "must be the fund's currency {}, not {}",
-                fund.code(),
-                money.currency().code()
-            ),
-        ))
-    }
+    caller.commit(uow, Reply::created(location, &view)).await
 }
 
 #[utoipa::path(get, path = "/funds/{id}/summary", tag = "funds", params(("id" = Uuid, Path)),

@@ -24,7 +24,6 @@ pub mod ledger;
 mod milestones;
 mod page;
 mod projects;
-pub mod scope;
 mod status;
 mod tokens;
 

@@ -1,28 +1,24 @@
-//! `/projects`: cooperation projects, their participants and their life cycle.
+//! `/projects`: cooperation projects, their participants and their life
+//! cycle (the use cases are `app::projects`).
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult, Problem};
-use super::extract::{Input, Path, Query};
+use super::extract::{IfMatch, Input, Path, Query};
 use super::pagination::{Page, PageRequest, contains_pattern};
-use super::reply::{Reply, Versioned, check_if_match};
-use super::scope;
-use super::write::{Change, Write};
+use super::reply::{Reply, Versioned};
+use crate::app::access::{self, Lock};
+use crate::app::projects::{self, Participant, Project, distinct};
 use crate::domain::Date;
 use crate::domain::kinds::{ParticipantRole, RioMarkers, Sector};
 use crate::domain::status::ProjectStatus;
 use crate::domain::{Code, CountryCode, LongText, Note, ShortText};
-use crate::entities::{alliance, institution, participant, project, project_country};
+use crate::entities::{participant, project, project_country};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Query as SqlQuery};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set,
-};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -35,70 +31,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(remove_participant))
 }
 
-/// A cooperation project.
-#[derive(Serialize, ToSchema)]
-pub struct Project {
-    pub id: Uuid,
-    #[schema(value_type = Code)]
-    pub code: String,
-    #[schema(value_type = ShortText)]
-    pub title: serde_json::Value,
-    #[schema(value_type = Option<LongText>)]
-    pub summary: Option<serde_json::Value>,
-    pub alliance_id: Option<Uuid>,
-    #[schema(value_type = Sector)]
-    pub sector: String,
-    #[schema(value_type = Vec<CountryCode>)]
-    pub countries: serde_json::Value,
-    pub rio_markers: RioMarkersView,
-    #[schema(value_type = ProjectStatus)]
-    pub status: String,
-    pub planned_start: NaiveDate,
-    pub planned_end: NaiveDate,
-    pub actual_start: Option<NaiveDate>,
-    pub actual_end: Option<NaiveDate>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RioMarkersView {
-    #[schema(minimum = 0, maximum = 2)]
-    pub mitigation: i16,
-    #[schema(minimum = 0, maximum = 2)]
-    pub adaptation: i16,
-}
-
-impl From<project::Model> for Project {
-    fn from(m: project::Model) -> Self {
-        Project {
-            id: m.id,
-            code: m.code,
-            title: m.title,
-            summary: m.summary,
-            alliance_id: m.alliance_id,
-            sector: m.sector,
-            countries: m.countries,
-            rio_markers: RioMarkersView {
-                mitigation: m.rio_mitigation,
-                adaptation: m.rio_adaptation,
-            },
-            status: m.status,
-            planned_start: m.planned_start,
-            planned_end: m.planned_end,
-            actual_start: m.actual_start,
-            actual_end: m.actual_end,
-            version: m.version,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
-}
-
 impl Versioned for Project {
     fn version(&self) -> Option<i32> {
         Some(self.version)
+    }
+}
+
+impl Versioned for Participant {
+    fn version(&self) -> Option<i32> {
+        None
     }
 }
 
@@ -167,33 +108,6 @@ crate::input! {
     }
 }
 
-/// A participant of a project.
-#[derive(Serialize, ToSchema)]
-pub struct Participant {
-    pub project_id: Uuid,
-    pub institution_id: Uuid,
-    #[schema(value_type = ParticipantRole)]
-    pub role: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<participant::Model> for Participant {
-    fn from(m: participant::Model) -> Self {
-        Participant {
-            project_id: m.project_id,
-            institution_id: m.institution_id,
-            role: m.role,
-            created_at: m.created_at,
-        }
-    }
-}
-
-impl Versioned for Participant {
-    fn version(&self) -> Option<i32> {
-        None
-    }
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListProjects {
@@ -236,7 +150,7 @@ async fn list(
     Query(q): Query<ListProjects>,
 ) -> ApiResult<axum::Json<Page<Project>>> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    let mut select = scope::visible_projects(project::Entity::find(), &caller, project::Column::Id);
+    let mut select = access::visible_projects(project::Entity::find(), &caller, project::Column::Id);
     if let Some(status) = q.status {
         select = select.filter(project::Column::Status.eq(status.as_str()));
     }
@@ -269,42 +183,6 @@ async fn list(
         .all(&state.db)
         .await?;
     Ok(axum::Json(Page::from_rows(rows, page, |r| r.id, Project::from)))
-}
-
-/// Checks that referenced rows exist; a missing one is a 422 on its field.
-async fn check_alliance(db: &impl ConnectionTrait, id: Option<Uuid>) -> ApiResult<()> {
-    if let Some(id) = id
-        && alliance::Entity::find_by_id(id).count(db).await? == 0
-    {
-        return Err(ApiError::field("alliance_id", "no alliance has this id"));
-    }
-    Ok(())
-}
-
-/// Distinct countries, in the order given.
-fn distinct(countries: Vec<CountryCode>) -> Vec<CountryCode> {
-    let mut seen = Vec::with_capacity(countries.len());
-    for c in countries {
-        if !seen.contains(&c) {
-            seen.push(c);
-        }
-    }
-    seen
-}
-
-async fn store_countries(db: &impl ConnectionTrait, project_id: Uuid, countries: &[CountryCode]) -> ApiResult<()> {
-    project_country::Entity::delete_many()
-        .filter(project_country::Column::ProjectId.eq(project_id))
-        .exec(db)
-        .await?;
-    let rows = countries.iter().map(|c| project_country::ActiveModel {
-        project_id: Set(project_id),
-        country: Set(c.to_string()),
-    });
-    project_country::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
 }
 
 #[utoipa::path(post, path = "/projects", tag = "projects", request_body = NewProject,
@@ -345,44 +223,29 @@ async fn create(
     };
     v.finish()?;
 
-    let mut w = Write::begin(&state.db, &caller).await?;
-    check_alliance(w.db(), alliance_id).await?;
-    let now = Utc::now();
-    let id = Uuid::now_v7();
-    w.hold_project(id).await?;
-    let row = project::ActiveModel {
-        id: Set(id),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        code: Set(code.into()),
-        search: Set(title.search_text()),
-        title: Set(serde_json::to_value(&title).unwrap_or_default()),
-        summary: Set(summary.map(|s| serde_json::to_value(&s).unwrap_or_default())),
-        alliance_id: Set(alliance_id),
-        sector: Set(sector.as_str().to_owned()),
-        countries: Set(serde_json::to_value(&countries).unwrap_or_default()),
-        rio_mitigation: Set(rio.mitigation.value().into()),
-        rio_adaptation: Set(rio.adaptation.value().into()),
-        status: Set(ProjectStatus::Planned.as_str().to_owned()),
-        planned_start: Set(planned_start),
-        planned_end: Set(planned_end),
-        actual_start: Set(actual_start),
-        actual_end: Set(actual_end),
-    }
-    .insert(w.db())
-    .await?;
-    store_countries(w.db(), id, &countries).await?;
-    let view = Project::from(row);
-    let change = Change::created("project", id, &view);
-    w.commit(change, Reply::created(format!("/api/v1/projects/{id}"), &view))
-        .await
+    let new = projects::New {
+        code,
+        title,
+        summary,
+        alliance_id,
+        sector,
+        countries,
+        rio_markers: rio,
+        planned_start,
+        planned_end,
+        actual_start,
+        actual_end,
+    };
+    let mut uow = caller.begin(&state.db).await?;
+    let view = projects::create(&mut uow, new).await?;
+    let location = format!("/api/v1/projects/{}", view.id);
+    caller.commit(uow, Reply::created(location, &view)).await
 }
 
 #[utoipa::path(get, path = "/projects/{id}", tag = "projects", params(("id" = Uuid, Path)),
     responses((status = 200, description = "The project", body = Project, headers(("ETag" = String)))))]
 async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Reply> {
-    let row = scope::project(&state.db, &caller, id, false).await?;
+    let row = access::project(&state.db, &caller, id, Lock::No).await?;
     Ok(Reply::ok(&Project::from(row)))
 }
 
@@ -397,85 +260,34 @@ async fn patch(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    headers: HeaderMap,
+    IfMatch(expected): IfMatch,
     Input(body, mut v): Input<ProjectChanges>,
 ) -> ApiResult<Reply> {
-    let code = v.change("code", body.code);
-    let title = v.change("title", body.title);
-    let summary = v.change_nullable("summary", body.summary);
-    let alliance_id = v.change_nullable("alliance_id", body.alliance_id);
-    let sector = v.change("sector", body.sector);
-    let countries = v.change("countries", body.countries).map(distinct);
-    let rio = v.change("rio_markers", body.rio_markers);
-    let planned_start = v.change("planned_start", body.planned_start).map(Date::naive);
-    let planned_end = v.change("planned_end", body.planned_end).map(Date::naive);
-    let actual_start = v
-        .change_nullable("actual_start", body.actual_start)
-        .map(|d| d.map(Date::naive));
-    let actual_end = v
-        .change_nullable("actual_end", body.actual_end)
-        .map(|d| d.map(Date::naive));
-    if let Some(c) = &countries {
+    let changes = projects::Changes {
+        code: v.change("code", body.code),
+        title: v.change("title", body.title),
+        summary: v.change_nullable("summary", body.summary),
+        alliance_id: v.change_nullable("alliance_id", body.alliance_id),
+        sector: v.change("sector", body.sector),
+        countries: v.change("countries", body.countries).map(distinct),
+        rio_markers: v.change("rio_markers", body.rio_markers),
+        planned_start: v.change("planned_start", body.planned_start).map(Date::naive),
+        planned_end: v.change("planned_end", body.planned_end).map(Date::naive),
+        actual_start: v
+            .change_nullable("actual_start", body.actual_start)
+            .map(|d| d.map(Date::naive)),
+        actual_end: v
+            .change_nullable("actual_end", body.actual_end)
+            .map(|d| d.map(Date::naive)),
+    };
+    if let Some(c) = &changes.countries {
         v.check(!c.is_empty(), "countries", "needs at least one country");
     }
     v.finish()?;
 
-    let mut w = Write::begin(&state.db, &caller).await?;
-    let current = scope::project(w.db(), &caller, id, true).await?;
-    caller.require_admin()?;
-    check_if_match(&headers, current.version)?;
-    w.hold_project(id).await?;
-    if let Some(alliance) = alliance_id {
-        check_alliance(w.db(), alliance).await?;
-    }
-    let start = planned_start.unwrap_or(current.planned_start);
-    let end = planned_end.unwrap_or(current.planned_end);
-    let actual = (
-        actual_start.unwrap_or(current.actual_start),
-        actual_end.unwrap_or(current.actual_end),
-    );
-    let mut dates = super::input::Validator::default();
-    dates.check(end >= start, "planned_end", "may not be before planned_start");
-    if let (Some(s), Some(e)) = actual {
-        dates.check(e >= s, "actual_end", "may not be before actual_start");
-    }
-    dates.finish()?;
-
-    let before = Project::from(current.clone());
-    let mut row: project::ActiveModel = current.into();
-    if let Some(code) = code {
-        row.code = Set(code.into());
-    }
-    if let Some(title) = title {
-        row.search = Set(title.search_text());
-        row.title = Set(serde_json::to_value(&title).unwrap_or_default());
-    }
-    if let Some(summary) = summary {
-        row.summary = Set(summary.map(|s| serde_json::to_value(&s).unwrap_or_default()));
-    }
-    if let Some(alliance) = alliance_id {
-        row.alliance_id = Set(alliance);
-    }
-    if let Some(sector) = sector {
-        row.sector = Set(sector.as_str().to_owned());
-    }
-    if let Some(countries) = &countries {
-        row.countries = Set(serde_json::to_value(countries).unwrap_or_default());
-        store_countries(w.db(), id, countries).await?;
-    }
-    if let Some(rio) = rio {
-        row.rio_mitigation = Set(rio.mitigation.value().into());
-        row.rio_adaptation = Set(rio.adaptation.value().into());
-    }
-    row.planned_start = Set(start);
-    row.planned_end = Set(end);
-    row.actual_start = Set(actual.0);
-    row.actual_end = Set(actual.1);
-    row.version = Set(before.version + 1);
-    row.updated_at = Set(Utc::now());
-    let view = Project::from(row.update(w.db()).await?);
-    let change = Change::updated("project", id, &before, &view);
-    w.commit(change, Reply::ok(&view)).await
+    let mut uow = caller.begin(&state.db).await?;
+    let view = projects::update(&mut uow, id, expected, changes).await?;
+    caller.commit(uow, Reply::ok(&view)).await
 }
 
 #[utoipa::path(post, path = "/projects/{id}/transitions", tag = "projects", request_body = ProjectTransition,
@@ -497,38 +309,9 @@ async fn transition(
     };
     v.finish()?;
 
-    let mut w = Write::begin(&state.db, &caller).await?;
-    let current = scope::project(w.db(), &caller, id, true).await?;
-    caller.require_admin()?;
-    w.hold_project(id).await?;
-    let from: ProjectStatus = current
-        .status
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("project {id} has status {}", current.status)))?;
-    if !from.can_move_to(to) {
-        return Err(ApiError::conflict(
-            "invalid_transition",
-            format!("a project cannot move from {} to {}", from.as_str(), to.as_str()),
-        ));
-    }
-    let before = Project::from(current.clone());
-    let today = Utc::now().date_naive();
-    let mut row: project::ActiveModel = current.clone().into();
-    row.status = Set(to.as_str().to_owned());
-    // The real dates follow the moves unless they were recorded already.
-    if to == ProjectStatus::Active && current.actual_start.is_none() {
-        row.actual_start = Set(Some(today));
-    }
-    if to == ProjectStatus::Completed && current.actual_end.is_none() {
-        row.actual_end = Set(Some(today));
-    }
-    row.version = Set(current.version + 1);
-    row.updated_at = Set(Utc::now());
-    let view = Project::from(row.update(w.db()).await?);
-    let mut after = serde_json::to_value(&view).unwrap_or_default();
-    after["note"] = serde_json::json!(note.map(Note::into_string));
-    let change = Change::action(format!("transition:{}", to.as_str()), "project", id, &before, &after);
-    w.commit(change, Reply::ok(&view)).await
+    let mut uow = caller.begin(&state.db).await?;
+    let view = projects::transition(&mut uow, id, to, note).await?;
+    caller.commit(uow, Reply::ok(&view)).await
 }
 
 #[utoipa::path(get, path = "/projects/{id}/participants", tag = "projects", params(("id" = Uuid, Path), PageParams),
@@ -540,7 +323,7 @@ async fn list_participants(
     Query(q): Query<PageParams>,
 ) -> ApiResult<axum::Json<Page<Participant>>> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    scope::project(&state.db, &caller, id, false).await?;
+    access::project(&state.db, &caller, id, Lock::No).await?;
     let mut select = participant::Entity::find().filter(participant::Column::ProjectId.eq(id));
     if let Some(after) = page.after {
         select = select.filter(participant::Column::InstitutionId.gt(after));
@@ -577,31 +360,10 @@ async fn add_participant(
     };
     v.finish()?;
 
-    let mut w = Write::begin(&state.db, &caller).await?;
-    scope::project(w.db(), &caller, id, true).await?;
-    caller.require_admin()?;
-    w.hold_project(id).await?;
-    if institution::Entity::find_by_id(institution_id).count(w.db()).await? == 0 {
-        return Err(ApiError::field("institution_id", "no institution has this id"));
-    }
-    let row = participant::ActiveModel {
-        project_id: Set(id),
-        institution_id: Set(institution_id),
-        role: Set(role.as_str().to_owned()),
-        created_at: Set(Utc::now()),
-    }
-    .insert(w.db())
-    .await
-    .map_err(|e| match ApiError::from(e) {
-        ApiError::Conflict { code: "duplicate", .. } => {
-            ApiError::conflict("duplicate", "this institution already takes part in the project")
-        }
-        other => other,
-    })?;
-    let view = Participant::from(row);
-    let change = Change::created("participant", id, &view);
+    let mut uow = caller.begin(&state.db).await?;
+    let view = projects::add_participant(&mut uow, id, institution_id, role).await?;
     let location = format!("/api/v1/projects/{id}/participants/{institution_id}");
-    w.commit(change, Reply::created(location, &view)).await
+    caller.commit(uow, Reply::created(location, &view)).await
 }
 
 #[utoipa::path(delete, path = "/projects/{id}/participants/{institution_id}", tag = "projects",
@@ -615,18 +377,7 @@ async fn remove_participant(
     caller: Caller,
     Path((id, institution_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<Reply> {
-    let mut w = Write::begin(&state.db, &caller).await?;
-    scope::project(w.db(), &caller, id, true).await?;
-    caller.require_admin()?;
-    w.hold_project(id).await?;
-    let current = participant::Entity::find_by_id((id, institution_id))
-        .one(w.db())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let before = Participant::from(current);
-    participant::Entity::delete_by_id((id, institution_id))
-        .exec(w.db())
-        .await?;
-    w.commit(Change::deleted("participant", id, &before), Reply::no_content())
-        .await
+    let mut uow = caller.begin(&state.db).await?;
+    projects::remove_participant(&mut uow, id, institution_id).await?;
+    caller.commit(uow, Reply::no_content()).await
 }

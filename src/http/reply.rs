@@ -2,6 +2,7 @@
 //! `Location` on a create. A `Reply` is plain data so that an idempotent
 //! POST can store it and replay it byte for byte.
 
+use crate::app::Expected;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -65,21 +66,24 @@ impl IntoResponse for Reply {
     }
 }
 
-/// Checks `If-Match` against the current version: 412 when it differs.
-pub fn check_if_match(headers: &axum::http::HeaderMap, current: i32) -> super::error::ApiResult<()> {
+/// The version `If-Match` asks for: none or `*` is any; `"3"`, `W/"3"` or
+/// `3` is version 3; anything else is a malformed header (422 naming it),
+/// not a mismatch.
+pub fn if_match(headers: &axum::http::HeaderMap) -> super::error::ApiResult<Expected> {
     let Some(value) = headers.get(header::IF_MATCH) else {
-        return Ok(());
+        return Ok(Expected::Any);
     };
     let text = value.to_str().unwrap_or_default().trim();
     if text == "*" {
-        return Ok(());
+        return Ok(Expected::Any);
     }
-    let wanted = text.trim_start_matches("W/").trim_matches('"');
-    if wanted == current.to_string() {
-        Ok(())
-    } else {
-        Err(super::error::ApiError::VersionMismatch(format!(
-            "If-Match is {text} but the current version is \"{current}\""
-        )))
+    let tag = text.strip_prefix("W/").unwrap_or(text);
+    let tag = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(tag);
+    match tag.parse::<u32>() {
+        Ok(v) if tag.bytes().all(|b| b.is_ascii_digit()) => Ok(Expected::Version(i32::try_from(v).unwrap_or(i32::MAX))),
+        _ => Err(super::error::ApiError::field(
+            "If-Match",
+            "must be * or a version as the ETag gives it, e.g. \"3\"",
+        )),
     }
 }

@@ -4,21 +4,20 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{Path, Query};
 use super::ledger::stored;
-use super::milestones::parse_status;
 use super::reply::{Reply, Versioned};
-use super::scope;
+use crate::app::access::{self, Lock};
 use crate::domain::Date;
 use crate::domain::money::Money;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 use crate::domain::{Code, ShortText};
 use crate::entities::{grant, milestone};
+use crate::store::sum_minor;
 use axum::extract::State;
 use chrono::{NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use strum::VariantArray;
@@ -88,8 +87,7 @@ pub struct NextMilestone {
     #[schema(value_type = ShortText)]
     pub title: serde_json::Value,
     pub due_on: NaiveDate,
-    #[schema(value_type = MilestoneStatus)]
-    pub status: String,
+    pub status: MilestoneStatus,
     pub overdue: bool,
 }
 
@@ -109,8 +107,7 @@ pub struct ProjectStatusView {
     pub code: String,
     #[schema(value_type = ShortText)]
     pub title: serde_json::Value,
-    #[schema(value_type = ProjectStatus)]
-    pub status: String,
+    pub status: ProjectStatus,
     pub health: Health,
     pub milestones: MilestoneCounts,
     /// achieved ÷ non-cancelled milestones, two decimal places.
@@ -135,16 +132,11 @@ pub struct AsOf {
     as_of: Option<Date>,
 }
 
-/// `SUM` of a minor-unit column, kept an exact BIGINT on both backends.
-pub(crate) fn sum_minor(col: impl sea_orm::sea_query::IntoColumnRef) -> Expr {
-    Expr::expr(Func::sum(Expr::col(col))).cast_as("BIGINT")
-}
-
-pub(crate) fn awarded_statuses() -> Vec<&'static str> {
+pub(crate) fn awarded_statuses() -> Vec<GrantStatus> {
     GrantStatus::VARIANTS
         .iter()
         .filter(|s| s.is_awarded())
-        .map(|s| s.as_str())
+        .copied()
         .collect()
 }
 
@@ -157,11 +149,8 @@ async fn project_status(
     Query(q): Query<AsOf>,
 ) -> ApiResult<Reply> {
     let as_of = q.as_of.map(Date::naive).unwrap_or_else(|| Utc::now().date_naive());
-    let project = scope::project(&state.db, &caller, id, false).await?;
-    let status: ProjectStatus = project
-        .status
-        .parse()
-        .map_err(|_| ApiError::Internal(format!("project {id} has status {}", project.status)))?;
+    let project = access::project(&state.db, &caller, id, Lock::No).await?;
+    let status = project.status;
 
     // A project has a handful of milestones: one query loads them and the
     // counts, overdue and next milestone follow in one pass.
@@ -186,7 +175,7 @@ async fn project_status(
     let mut oldest_due: Option<NaiveDate> = None;
     let mut next: Option<&milestone::Model> = None;
     for m in &milestones {
-        let state = parse_status(m)?;
+        let state = m.status;
         counts.total += 1;
         *match state {
             MilestoneStatus::Planned => &mut counts.planned,
@@ -217,7 +206,7 @@ async fn project_status(
             id: m.id,
             title: m.title.clone(),
             due_on: m.due_on,
-            status: m.status.clone(),
+            status: m.status,
         }),
         funding: funding
             .into_iter()

@@ -18,14 +18,14 @@ use super::extract::{Input, Path, Query};
 use super::input::Field;
 use super::pagination::{Page, PageRequest};
 use super::reply::{Reply, Versioned};
-use super::write::{Change, Write};
+use crate::app::tokens::{self, Token};
 use crate::domain::Line;
 use crate::domain::kinds::Role;
-use crate::entities::{institution, token};
+use crate::entities::token;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -51,36 +51,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
     }
 }
 
-/// An API token, without its secret.
-#[derive(Clone, Serialize, ToSchema)]
-pub struct Token {
-    pub id: Uuid,
-    pub name: String,
-    #[schema(value_type = Role)]
-    pub role: String,
-    /// The institution a partner token is bound to; null for admin and viewer tokens.
-    pub institution_id: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-    /// Recorded at most once a minute.
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// Set once the token is revoked; a revoked token answers 401.
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl From<token::Model> for Token {
-    fn from(m: token::Model) -> Self {
-        Token {
-            id: m.id,
-            name: m.name,
-            role: m.role,
-            institution_id: m.institution_id,
-            created_at: m.created_at,
-            last_used_at: m.last_used_at,
-            revoked_at: m.revoked_at,
-        }
-    }
-}
-
 // Tokens are never edited, only revoked, so they carry no version and no ETag.
 impl Versioned for Token {
     fn version(&self) -> Option<i32> {
@@ -93,8 +63,7 @@ impl Versioned for Token {
 pub struct CreatedToken {
     pub id: Uuid,
     pub name: String,
-    #[schema(value_type = Role)]
-    pub role: String,
+    pub role: Role,
     pub institution_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -197,25 +166,21 @@ async fn create(
     };
     v.finish()?;
 
-    let w = Write::begin(&state.db, &caller).await?;
-    if let Some(institution_id) = institution_id {
-        // Shared lock: the institution cannot be deleted under the new token.
-        let found = institution::Entity::find_by_id(institution_id)
-            .lock_shared()
-            .one(w.db())
-            .await?;
-        if found.is_none() {
-            return Err(ApiError::field("institution_id", "no institution has this id"));
-        }
-    }
-    let created = crate::tokens::create(w.db(), name.as_str(), role, institution_id).await?;
-    let view = Token::from(created.row);
-    let location = format!("/api/v1/tokens/{}", view.id);
-    let change = Change::created("token", view.id, &view);
+    let new = tokens::New {
+        name: name.into_string(),
+        role,
+        institution_id,
+    };
+    let mut uow = caller.begin(&state.db).await?;
+    let created = tokens::create(&mut uow, new).await?;
+    let location = format!("/api/v1/tokens/{}", created.token.id);
     // What an idempotent retry replays: everything but the secret.
-    let stored = Reply::created(location.clone(), &CreatedToken::new(view.clone(), None));
-    w.commit(change, stored).await?;
-    Ok(Reply::created(location, &CreatedToken::new(view, Some(created.secret))))
+    let replayed = Reply::created(location.clone(), &CreatedToken::new(created.token.clone(), None));
+    caller.commit_replaying(uow, &replayed).await?;
+    Ok(Reply::created(
+        location,
+        &CreatedToken::new(created.token, Some(created.secret)),
+    ))
 }
 
 #[utoipa::path(get, path = "/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
@@ -235,46 +200,10 @@ async fn get(State(state): State<AppState>, _admin: Admin, Path(id): Path<Uuid>)
             body = super::error::Problem, content_type = "application/problem+json"),
     ))]
 async fn revoke(State(state): State<AppState>, Admin(caller): Admin, Path(id): Path<Uuid>) -> ApiResult<Reply> {
-    let w = Write::begin(&state.db, &caller).await?;
-    // A role never changes, so reading it unlocked is safe.
-    let target = token::Entity::find_by_id(id)
-        .one(w.db())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if target.role == Role::Admin.as_str() {
-        // Lock every live admin token, in id order so that concurrent
-        // revocations queue instead of deadlocking: two admins revoking each
-        // other at once cannot both succeed.
-        let live_admins = token::Entity::find()
-            .filter(token::Column::Role.eq(Role::Admin.as_str()))
-            .filter(token::Column::RevokedAt.is_null())
-            .order_by_asc(token::Column::Id)
-            .lock_exclusive()
-            .all(w.db())
-            .await?;
-        if live_admins.iter().all(|t| t.id == id) && live_admins.iter().any(|t| t.id == id) {
-            return Err(ApiError::conflict(
-                "invalid_state",
-                "this is the last live admin token; create another admin token before revoking it",
-            ));
-        }
-    }
-    let current = token::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(w.db())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if current.revoked_at.is_some() {
-        // DELETE is idempotent: nothing changes, so nothing is audited.
+    let mut uow = caller.begin(&state.db).await?;
+    if tokens::revoke(&mut uow, id).await?.is_none() {
+        // DELETE is idempotent: nothing changed, so nothing is committed or audited.
         return Ok(Reply::no_content());
     }
-    let before = Token::from(current.clone());
-    let mut row: token::ActiveModel = current.into();
-    row.revoked_at = Set(Some(Utc::now()));
-    let after = Token::from(row.update(w.db()).await?);
-    w.commit(
-        Change::action("revoke", "token", id, &before, &after),
-        Reply::no_content(),
-    )
-    .await
+    caller.commit(uow, Reply::no_content()).await
 }

@@ -18,17 +18,14 @@
 //! as far as it got (its parts are still valid, audited records).
 
 use super::ACTOR;
+use crate::app::{self, Actor, AppError, Change, UnitOfWork};
 use crate::domain::kinds::Role;
 use crate::entities::{alliance, contribution, fund, institution, project, token};
-use crate::http::write::{Change, record};
 use crate::http::{AppState, ops, router};
-use crate::tokens;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use chrono::{Days, NaiveDate, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tower::ServiceExt;
@@ -42,6 +39,8 @@ const FUND: &str = "liaocheng-climate-fund";
 pub enum DemoError {
     #[error(transparent)]
     Db(#[from] DbErr),
+    #[error(transparent)]
+    App(#[from] AppError),
     #[error("reference record `{0}` is missing")]
     MissingReference(String),
     #[error("{method} {path} answered {status}: {body}")]
@@ -80,7 +79,12 @@ pub async fn demo(db: &DatabaseConnection) -> DemoResult<Added> {
         return Ok(added);
     }
 
-    let token = tokens::create(db, "seed demo (revoked after use)", Role::Admin, None).await?;
+    let new = app::tokens::New {
+        name: "seed demo (revoked after use)".into(),
+        role: Role::Admin,
+        institution_id: None,
+    };
+    let token = app::tokens::create_as_system(db, ACTOR, new).await?;
     let api = Api {
         router: router(AppState {
             db: db.clone(),
@@ -91,7 +95,7 @@ pub async fn demo(db: &DatabaseConnection) -> DemoResult<Added> {
     };
     let built = build(&api, &refs, &todo_contributions, &todo_projects, &mut added).await;
     // Revoked whatever happened above: the secret never leaves this function.
-    let revoked = revoke(db, &api, token.id).await;
+    let revoked = revoke(db, &api, token.token.id).await;
     built?;
     added.no_live_admin = !revoked?;
     Ok(added)
@@ -109,24 +113,18 @@ async fn revoke(db: &DatabaseConnection, api: &Api, id: Uuid) -> DemoResult<bool
             status: StatusCode::CONFLICT,
             ..
         }) => {
-            let txn = db.begin().await?;
+            let mut uow = UnitOfWork::begin(db, Actor::system(ACTOR)).await?;
             let row = token::Entity::find_by_id(id)
-                .one(&txn)
+                .one(uow.db())
                 .await?
                 .ok_or_else(|| DemoError::Internal(format!("token {id} vanished")))?;
             let before = json!({"id": row.id, "name": row.name, "role": row.role, "revoked_at": row.revoked_at});
             let mut active: token::ActiveModel = row.into();
             active.revoked_at = Set(Some(Utc::now()));
-            let row = active.update(&txn).await?;
+            let row = active.update(uow.db()).await?;
             let after = json!({"id": row.id, "name": row.name, "role": row.role, "revoked_at": row.revoked_at});
-            record(
-                &txn,
-                None,
-                ACTOR,
-                Change::action("revoke", "token", id, &before, &after),
-            )
-            .await?;
-            txn.commit().await?;
+            uow.record(Change::named("revoke", "revoked", "token", id, &before, &after));
+            uow.commit().await?;
             Ok(false)
         }
         Err(e) => Err(e),

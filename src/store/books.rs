@@ -7,13 +7,13 @@
 //! checks in `domain::ledger` then hold under any concurrency. The ledger
 //! entry and the new balances are written in the caller's transaction.
 
+use super::{StoreError, StoreResult};
 use crate::domain::Currency;
-use crate::domain::ledger::{Balances, Movement, Refusal};
+use crate::domain::ledger::{Balances, Movement};
 use crate::entities::{fund, fund_balance, ledger_entry};
-use crate::http::error::{ApiError, ApiResult};
 use chrono::{NaiveDate, Utc};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, QuerySelect, Set};
 use uuid::Uuid;
 
 /// What a ledger entry points at.
@@ -32,16 +32,17 @@ pub struct Books {
 }
 
 impl Books {
-    /// Locks the fund's balances (creating them at zero the first time); 404 if no such fund.
-    pub async fn open(db: &impl ConnectionTrait, fund_id: Uuid) -> ApiResult<Books> {
+    /// Locks the fund's balances (creating them at zero the first time);
+    /// `NotFound` if no such fund.
+    pub async fn open(db: &impl ConnectionTrait, fund_id: Uuid) -> StoreResult<Books> {
         let fund = fund::Entity::find_by_id(fund_id)
             .one(db)
             .await?
-            .ok_or(ApiError::NotFound)?;
+            .ok_or(StoreError::NotFound)?;
         let currency = fund
             .currency
             .parse()
-            .map_err(|_| ApiError::Internal(format!("fund {fund_id} has currency {}", fund.currency)))?;
+            .map_err(|_| StoreError::Db(DbErr::Custom(format!("fund {fund_id} has currency {}", fund.currency))))?;
         let zero = fund_balance::ActiveModel {
             fund_id: Set(fund_id),
             contributed_minor: Set(0),
@@ -57,7 +58,7 @@ impl Books {
             .lock_exclusive()
             .one(db)
             .await?
-            .ok_or_else(|| ApiError::Internal(format!("balances of fund {fund_id} vanished")))?;
+            .ok_or_else(|| StoreError::Db(DbErr::RecordNotFound(format!("balances of fund {fund_id}"))))?;
         Ok(Books {
             fund,
             currency,
@@ -71,7 +72,13 @@ impl Books {
     }
 
     /// Applies a movement, or refuses it, and appends its ledger entry.
-    pub async fn post(&mut self, db: &impl ConnectionTrait, m: Movement, on: NaiveDate, links: Links) -> ApiResult<()> {
+    pub async fn post(
+        &mut self,
+        db: &impl ConnectionTrait,
+        m: Movement,
+        on: NaiveDate,
+        links: Links,
+    ) -> StoreResult<()> {
         let after = self.balances.apply(m)?;
         self.seq += 1;
         ledger_entry::ActiveModel {
@@ -110,28 +117,5 @@ pub fn balances_of(row: &fund_balance::Model) -> Balances {
         contributed: row.contributed_minor,
         disbursed: row.disbursed_minor,
         committed: row.committed_minor,
-    }
-}
-
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> ApiError {
-        match r {
-            Refusal::InsufficientFunds { available, needed } => ApiError::conflict(
-                "insufficient_funds",
-                format!("the fund has {available} minor units available; this needs {needed}"),
-            ),
-            Refusal::OverDisbursement {
-                limit,
-                already,
-                requested,
-            } => ApiError::conflict(
-                "over_disbursement",
-                format!("{already} of {limit} minor units are already paid; {requested} more would pass the amount"),
-            ),
-            Refusal::OutOfRange => ApiError::field(
-                "amount",
-                "the fund's totals would leave the range the ledger can record",
-            ),
-        }
     }
 }

@@ -22,7 +22,7 @@
 //! in `stale_tallies` (the migration that made them marks both), and
 //! [`differences`] compares what is stored with a fresh count.
 
-use crate::domain::status::GrantStatus;
+use super::{StoreError, StoreResult};
 use crate::entities::{dashboard_tally, grant, milestone, milestone_tally, participant, project, stale_tally};
 use chrono::{Datelike, NaiveDate};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict};
@@ -121,7 +121,7 @@ fn share(s: &Snapshot, sign: i128, tally: &mut Tally) -> Result<(), DbErr> {
         }
     }
     let mut project_keys = place.clone();
-    project_keys.push((Dimension::ProjectStatus, p.status.clone()));
+    project_keys.push((Dimension::ProjectStatus, p.status.as_str().to_owned()));
     project_keys.push((Dimension::Year, year(p.planned_start)));
     project_keys.extend(s.participants.iter().map(|i| (Dimension::Institution, i.to_string())));
     for fund_id in &scopes {
@@ -136,9 +136,9 @@ fn share(s: &Snapshot, sign: i128, tally: &mut Tally) -> Result<(), DbErr> {
         }
     }
     for g in &s.grants {
-        let awarded = g.status.parse::<GrantStatus>().is_ok_and(GrantStatus::is_awarded);
+        let awarded = g.status.is_awarded();
         let mut keys = place.clone();
-        keys.push((Dimension::GrantStatus, g.status.clone()));
+        keys.push((Dimension::GrantStatus, g.status.as_str().to_owned()));
         keys.push((Dimension::Institution, g.recipient_institution_id.to_string()));
         if let Some(decided) = g.decided_on {
             keys.push((Dimension::Year, year(decided)));
@@ -232,14 +232,30 @@ impl Pending {
     /// A milestone was created (`before` is `None`) or changed.
     pub fn milestone(&mut self, before: Option<&milestone::Model>, after: &milestone::Model) {
         if let Some(b) = before {
-            *self.milestones.entry((b.status.clone(), b.due_on)).or_default() -= 1;
+            *self
+                .milestones
+                .entry((b.status.as_str().to_owned(), b.due_on))
+                .or_default() -= 1;
         }
-        *self.milestones.entry((after.status.clone(), after.due_on)).or_default() += 1;
+        *self
+            .milestones
+            .entry((after.status.as_str().to_owned(), after.due_on))
+            .or_default() += 1;
     }
 
     /// Puts the held projects' shares back as they now are and writes every
     /// figure that moved.
-    pub async fn settle(mut self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    pub async fn settle(self, db: &impl ConnectionTrait) -> StoreResult<()> {
+        self.settle_figures(db).await.map_err(|e| {
+            if is_out_of_range(&e) {
+                StoreError::OutOfRange
+            } else {
+                StoreError::from(e)
+            }
+        })
+    }
+
+    async fn settle_figures(mut self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
         for id in std::mem::take(&mut self.held) {
             project_share(db, id, false, 1, &mut self.dashboard).await?;
         }
@@ -256,7 +272,7 @@ pub const OUT_OF_RANGE: &str = "a dashboard total would pass the range it can re
 /// A figure leaving the BIGINT range: refused here in Rust, by PostgreSQL
 /// (`22003 numeric_value_out_of_range`) or by the columns' CHECK on SQLite
 /// (`275 SQLITE_CONSTRAINT_CHECK`; without it the sum would become a REAL).
-pub fn is_out_of_range(e: &DbErr) -> bool {
+fn is_out_of_range(e: &DbErr) -> bool {
     match e {
         DbErr::Custom(m) => m == OUT_OF_RANGE,
         DbErr::Query(RuntimeErr::SqlxError(x)) | DbErr::Exec(RuntimeErr::SqlxError(x)) => match &**x {
@@ -387,7 +403,7 @@ pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr
     if stale_tally::Entity::find().one(db).await?.is_none() {
         return Ok(Vec::new());
     }
-    let txn = crate::http::write::begin_immediate(db).await?;
+    let txn = super::begin_immediate(db).await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_raw(Statement::from_string(
             DatabaseBackend::Postgres,

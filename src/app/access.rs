@@ -1,0 +1,80 @@
+//! What an actor may see. Partners see the projects their institution takes
+//! part in and everything hanging off them, and grants to their
+//! institution; anything else is `NotFound`, so existence does not leak.
+//!
+//! The order of checks is the rule: first find the record as the actor may
+//! see it (404), then check what the actor may do with it (403). Every use
+//! case that touches a scoped record goes through [`seen_then`].
+
+use super::actor::Actor;
+use super::error::{AppError, AppResult};
+use crate::entities::{grant, milestone, participant, project};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select};
+use uuid::Uuid;
+
+/// Restricts a query on any entity with a project id column to the projects
+/// the actor may see (no restriction for admins, viewers and the system).
+pub fn visible_projects<E: EntityTrait>(select: Select<E>, actor: &Actor, project_id: E::Column) -> Select<E> {
+    match actor.partner_scope() {
+        None => select,
+        Some(institution) => select.filter(
+            project_id.in_subquery(
+                Query::select()
+                    .column(participant::Column::ProjectId)
+                    .from(participant::Entity)
+                    .and_where(Expr::col(participant::Column::InstitutionId).eq(institution))
+                    .to_owned(),
+            ),
+        ),
+    }
+}
+
+/// Restricts a query on grants to those the actor may see (partners: grants to their institution).
+pub fn visible_grants(select: Select<grant::Entity>, actor: &Actor) -> Select<grant::Entity> {
+    match actor.partner_scope() {
+        None => select,
+        Some(institution) => select.filter(grant::Column::RecipientInstitutionId.eq(institution)),
+    }
+}
+
+/// How a scoped record is loaded inside a write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lock {
+    No,
+    /// A row lock (PostgreSQL) for a read-modify-write; SQLite write
+    /// transactions are serial already.
+    Exclusive,
+}
+
+fn locked<E: EntityTrait>(select: Select<E>, lock: Lock) -> Select<E> {
+    match lock {
+        Lock::No => select,
+        Lock::Exclusive => select.lock_exclusive(),
+    }
+}
+
+pub async fn project(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, lock: Lock) -> AppResult<project::Model> {
+    let select = visible_projects(project::Entity::find_by_id(id), actor, project::Column::Id);
+    locked(select, lock).one(db).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn milestone(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, lock: Lock) -> AppResult<milestone::Model> {
+    let select = visible_projects(milestone::Entity::find_by_id(id), actor, milestone::Column::ProjectId);
+    locked(select, lock).one(db).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn grant(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, lock: Lock) -> AppResult<grant::Model> {
+    locked(visible_grants(grant::Entity::find_by_id(id), actor), lock)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// The 404-before-403 order: the record as the actor may see it, then the
+/// role check. `found` is the lookup's result.
+pub fn seen_then<T>(found: AppResult<T>, may: impl FnOnce() -> AppResult<()>) -> AppResult<T> {
+    let record = found?;
+    may()?;
+    Ok(record)
+}
