@@ -26,6 +26,8 @@ impl MigrationTrait for Migration {
                 .col(string_len("entity_type", 32))
                 .col(uuid("entity_id"))
                 .col(uuid_null("project_id"))
+                // A grant and its money: partners see these only when it is theirs.
+                .col(uuid_null("recipient_id"))
                 .col(json("data"))
                 .take(),
         )

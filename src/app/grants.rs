@@ -15,7 +15,7 @@ use crate::domain::status::{GrantStatus, MilestoneStatus};
 use crate::domain::{Code, Currency, Line, LongText, Money, Note, ShortText};
 use crate::entities::{disbursement, grant, milestone, participant, project, tranche};
 use crate::store::books::{Books, Links};
-use crate::store::outbox::NewEvent;
+use crate::store::outbox::{Audience, NewEvent};
 use crate::store::sum_minor;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
@@ -83,8 +83,8 @@ impl Record for grant::Model {
     fn id(&self) -> Uuid {
         self.id
     }
-    fn project_id(&self) -> Option<Uuid> {
-        Some(self.project_id)
+    fn audience(&self) -> Audience {
+        audience(self)
     }
     fn view(self) -> AppResult<Grant> {
         self.try_into()
@@ -199,6 +199,15 @@ pub struct NewDisbursement {
 
 const DUPLICATE: &str = "a grant with this code already exists";
 
+/// A grant's events, and its money's, reach the partners of its project
+/// only when they are the recipient (as the grants themselves do).
+fn audience(g: &grant::Model) -> Audience {
+    Audience {
+        project_id: Some(g.project_id),
+        recipient_id: Some(g.recipient_institution_id),
+    }
+}
+
 fn stored_currency(g: &grant::Model) -> AppResult<Currency> {
     g.currency
         .parse()
@@ -289,8 +298,9 @@ pub async fn create(uow: &mut UnitOfWork, new: New) -> AppResult<Grant> {
     .insert(uow.db())
     .await
     .map_err(|e| AppError::from(e).on_duplicate(DUPLICATE))?;
+    let seen_by = audience(&row);
     let view = Grant::try_from(row)?;
-    uow.record(Change::created(KIND, view.id, &view).in_project(Some(view.project_id)));
+    uow.record(Change::created(KIND, view.id, &view).seen_by(seen_by));
     Ok(view)
 }
 
@@ -428,7 +438,7 @@ pub async fn add_tranche(uow: &mut UnitOfWork, grant_id: Uuid, new: NewTranche) 
     .insert(uow.db())
     .await?;
     let view = Tranche::try_from(row)?;
-    uow.record(Change::created("tranche", view.id, &view).in_project(Some(current.project_id)));
+    uow.record(Change::created("tranche", view.id, &view).seen_by(audience(&current)));
     Ok(view)
 }
 
@@ -514,11 +524,11 @@ pub async fn disburse(uow: &mut UnitOfWork, grant_id: Uuid, new: NewDisbursement
     books
         .post(uow.db(), Movement::Disbursement(new.amount.minor()), new.paid_on, links)
         .await?;
-    let project_id = current.project_id;
+    let seen_by = audience(&current);
     let disbursed = current.disbursed_minor + new.amount.minor();
     set_disbursed(uow, current, disbursed, status.after_payment()).await?;
     let view = Disbursement::try_from(row)?;
-    uow.record(Change::created("disbursement", view.id, &view).in_project(Some(project_id)));
+    uow.record(Change::created("disbursement", view.id, &view).seen_by(seen_by));
     Ok(view)
 }
 
@@ -577,21 +587,21 @@ pub async fn reverse(uow: &mut UnitOfWork, disbursement_id: Uuid, reason: Note) 
         recommit: current.status.holds_commitment(),
     };
     books.post(uow.db(), movement, today, links).await?;
-    let project_id = current.project_id;
+    let seen_by = audience(&current);
     let (disbursed, status) = (current.disbursed_minor - original.amount_minor, current.status);
     set_disbursed(uow, current, disbursed, status).await?;
     let view = Disbursement::try_from(row)?;
     uow.record(
         Change::created("reversal", view.id, &view)
             .announced_as("disbursement")
-            .in_project(Some(project_id)),
+            .seen_by(seen_by),
     );
     // The original is announced as reversed; the event carries the reversal.
     uow.announce(NewEvent {
         kind: "disbursement.reversed".into(),
         entity_type: "disbursement",
         entity_id: disbursement_id,
-        project_id: Some(project_id),
+        audience: seen_by,
         data: to_json(&view),
     });
     Ok(view)

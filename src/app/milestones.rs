@@ -8,6 +8,7 @@ use crate::domain::kinds::Role;
 use crate::domain::status::MilestoneStatus;
 use crate::domain::{LongText, Note, ShortText};
 use crate::entities::{milestone, progress_report};
+use crate::store::outbox::Audience;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, Set};
 use serde::{Deserialize, Serialize};
@@ -77,8 +78,11 @@ impl Record for milestone::Model {
     fn id(&self) -> Uuid {
         self.id
     }
-    fn project_id(&self) -> Option<Uuid> {
-        Some(self.project_id)
+    fn audience(&self) -> Audience {
+        Audience {
+            project_id: Some(self.project_id),
+            recipient_id: None,
+        }
     }
     fn view(self) -> AppResult<Milestone> {
         Ok(self.into())
@@ -185,7 +189,7 @@ pub async fn create(uow: &mut UnitOfWork, project_id: Uuid, new: New) -> AppResu
     .await?;
     uow.count_milestone(None, &row);
     let view = Milestone::from(row);
-    uow.record(Change::created(KIND, id, &view).in_project(Some(project_id)));
+    uow.record(Change::created(KIND, id, &view).in_project(project_id));
     Ok(view)
 }
 
@@ -277,6 +281,6 @@ pub async fn report(uow: &mut UnitOfWork, milestone_id: Uuid, new: NewReport) ->
     .insert(uow.db())
     .await?;
     let view = ProgressReport::from(row);
-    uow.record(Change::created("progress_report", id, &view).in_project(Some(milestone.project_id)));
+    uow.record(Change::created("progress_report", id, &view).in_project(milestone.project_id));
     Ok(view)
 }

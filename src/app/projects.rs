@@ -7,6 +7,7 @@ use crate::domain::kinds::{ParticipantRole, RioMarkers, Sector};
 use crate::domain::status::ProjectStatus;
 use crate::domain::{Code, CountryCode, LongText, Note, ShortText};
 use crate::entities::{alliance, institution, participant, project, project_country};
+use crate::store::outbox::Audience;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde::Serialize;
@@ -86,8 +87,11 @@ impl Record for project::Model {
     fn id(&self) -> Uuid {
         self.id
     }
-    fn project_id(&self) -> Option<Uuid> {
-        Some(self.id)
+    fn audience(&self) -> Audience {
+        Audience {
+            project_id: Some(self.id),
+            recipient_id: None,
+        }
     }
     fn view(self) -> AppResult<Project> {
         Ok(self.into())
@@ -233,7 +237,7 @@ pub async fn create(uow: &mut UnitOfWork, new: New) -> AppResult<Project> {
     .map_err(|e| AppError::from(e).on_duplicate(DUPLICATE))?;
     store_countries(uow.db(), id, &countries).await?;
     let view = Project::from(row);
-    uow.record(Change::created(KIND, id, &view).in_project(Some(id)));
+    uow.record(Change::created(KIND, id, &view).in_project(id));
     Ok(view)
 }
 
@@ -352,7 +356,7 @@ pub async fn add_participant(
     .await
     .map_err(|e| AppError::from(e).on_duplicate("this institution already takes part in the project"))?;
     let view = Participant::from(row);
-    uow.record(Change::created("participant", project_id, &view).in_project(Some(project_id)));
+    uow.record(Change::created("participant", project_id, &view).in_project(project_id));
     Ok(view)
 }
 
@@ -368,6 +372,6 @@ pub async fn remove_participant(uow: &mut UnitOfWork, project_id: Uuid, institut
         .exec(uow.db())
         .await
         .map_err(|e| AppError::from(e).on_still_referenced("grants to this participant exist"))?;
-    uow.record(Change::deleted("participant", project_id, &before).in_project(Some(project_id)));
+    uow.record(Change::deleted("participant", project_id, &before).in_project(project_id));
     Ok(())
 }

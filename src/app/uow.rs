@@ -11,7 +11,7 @@ use super::error::AppResult;
 use crate::entities::milestone;
 use crate::store::audit::{self, Entry};
 use crate::store::idempotency::{self, Completion};
-use crate::store::outbox::{self, NewEvent};
+use crate::store::outbox::{self, Audience, NewEvent};
 use crate::store::tallies::Pending;
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
@@ -54,7 +54,7 @@ impl Change {
                 kind: event,
                 entity_type,
                 entity_id: id,
-                project_id: None,
+                audience: Audience::default(),
                 data,
             },
         }
@@ -131,10 +131,18 @@ impl Change {
         )
     }
 
-    /// The project the entity belongs to, for partners' feeds.
-    pub fn in_project(mut self, project_id: Option<Uuid>) -> Change {
-        self.event.project_id = project_id;
+    /// Which partners may read the change's event (staff read every one).
+    pub fn seen_by(mut self, audience: Audience) -> Change {
+        self.event.audience = audience;
         self
+    }
+
+    /// The project the entity belongs to: its partners may read the event.
+    pub fn in_project(self, project_id: Uuid) -> Change {
+        self.seen_by(Audience {
+            project_id: Some(project_id),
+            recipient_id: None,
+        })
     }
 
     /// Announces the change under another entity type than it is audited

@@ -6,6 +6,7 @@
 
 use super::error::{AppError, AppResult};
 use super::uow::{Change, UnitOfWork};
+use crate::store::outbox::Audience;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PrimaryKeyTrait, QuerySelect,
 };
@@ -41,9 +42,9 @@ pub trait Record: Clone + Send + Sync + 'static {
     const KIND: &'static str;
     fn version(&self) -> i32;
     fn id(&self) -> Uuid;
-    /// The project the record belongs to, for partners' event feeds.
-    fn project_id(&self) -> Option<Uuid> {
-        None
+    /// Which partners may read the record's events (staff read every one).
+    fn audience(&self) -> Audience {
+        Audience::default()
     }
     fn view(self) -> AppResult<Self::View>;
 }
@@ -96,6 +97,6 @@ where
         How::Transition { to, note } => Change::transitioned(kind, id, to, note, &before, &view),
         How::Named { action, event } => Change::named(action, event, kind, id, &before, &view),
     };
-    uow.record(change.in_project(saved.project_id()));
+    uow.record(change.seen_by(saved.audience()));
     Ok((saved, view))
 }

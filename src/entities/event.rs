@@ -16,6 +16,8 @@ pub struct Model {
     pub entity_type: String,
     pub entity_id: Uuid,
     pub project_id: Option<Uuid>,
+    /// For a grant and its money, the recipient: partners see the event only when it is theirs.
+    pub recipient_id: Option<Uuid>,
     pub data: Json,
 }
 

@@ -35,6 +35,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "exports", description = "Open data: CSV, 360Giving and IATI 2.03 (not for partners)"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "audit", description = "Audit trail (admin)"),
+        (name = "events", description = "The feed of every change, in commit order, for dashboards and other systems"),
         (name = "ops", description = "Health, readiness and metrics (no auth)"),
     ),
 )]

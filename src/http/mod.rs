@@ -16,6 +16,7 @@ mod alliances;
 mod audit_events;
 pub(crate) mod dashboard;
 mod docs;
+mod events;
 mod exports;
 mod funds;
 mod grants;
@@ -65,6 +66,7 @@ fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(milestones::router())
         .merge(tokens::router())
         .merge(audit_events::router())
+        .merge(events::router())
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .layer(from_fn_with_state(state.clone(), security::rate_limit))
         .layer(from_fn_with_state(state.clone(), auth::authenticate));

@@ -10,6 +10,14 @@ use std::sync::OnceLock;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+/// Who may read an event besides staff: the partners of its project, and
+/// for a grant and its money only the recipient among them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Audience {
+    pub project_id: Option<Uuid>,
+    pub recipient_id: Option<Uuid>,
+}
+
 /// An event before it has its place in the outbox.
 #[derive(Clone, Debug)]
 pub struct NewEvent {
@@ -17,7 +25,7 @@ pub struct NewEvent {
     pub kind: String,
     pub entity_type: &'static str,
     pub entity_id: Uuid,
-    pub project_id: Option<Uuid>,
+    pub audience: Audience,
     /// The entity as the API shows it after the change.
     pub data: serde_json::Value,
 }
@@ -49,7 +57,8 @@ pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent>, at: DateTi
         occurred_at: Set(at),
         entity_type: Set(e.entity_type.to_owned()),
         entity_id: Set(e.entity_id),
-        project_id: Set(e.project_id),
+        project_id: Set(e.audience.project_id),
+        recipient_id: Set(e.audience.recipient_id),
         data: Set(e.data),
     });
     event::Entity::insert_many(rows).exec_without_returning(db).await?;

@@ -16,6 +16,7 @@ mod concurrency;
 mod conventions;
 mod dashboard;
 mod demo;
+mod events;
 mod exports;
 mod faults;
 mod funds;
