@@ -224,7 +224,47 @@ macro_rules! money_schema {
     };
 }
 money_schema!(Money);
-money_schema!(PositiveMoney);
+
+/// Money paid, awarded or contributed is documented with an amount that
+/// cannot be zero or negative: a whole part with a digit other than 0, or
+/// `0.` and a fraction with one.
+impl utoipa::__dev::ComposeSchema for PositiveMoney {
+    fn compose(
+        _: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        let RefOr::T(Schema::Object(mut money)) = <MoneyJson as utoipa::PartialSchema>::schema() else {
+            return <MoneyJson as utoipa::PartialSchema>::schema();
+        };
+        money.title = Some("PositiveMoney".into());
+        money.description = Some("Money that is paid, awarded or contributed: the amount is positive.".into());
+        money.properties.insert(
+            "amount".into(),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "A positive decimal string, never a JSON number; no more decimals than the currency's minor unit.",
+                ))
+                .pattern(Some(POSITIVE_AMOUNT))
+                .examples(["250000.00"])
+                .build()
+                .into(),
+        );
+        RefOr::T(Schema::Object(money))
+    }
+}
+
+impl utoipa::ToSchema for PositiveMoney {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "PositiveMoney".into()
+    }
+}
+
+/// What [`Money::parse`] accepts and [`PositiveMoney`] keeps, as a regular
+/// expression for the OpenAPI document (no look-arounds, which not every
+/// client's generator supports).
+pub const POSITIVE_AMOUNT: &str = r"^(0*[1-9][0-9]{0,15}(\.[0-9]{1,3})?|0+\.([1-9][0-9]{0,2}|0[1-9][0-9]?|00[1-9]))$";
 
 #[cfg(test)]
 mod tests {
@@ -267,6 +307,33 @@ mod tests {
         assert!(number.is_err());
         let json = serde_json::to_string(&ok.unwrap()).unwrap();
         assert_eq!(json, r#"{"amount":"10.00","currency":"CNY"}"#);
+    }
+
+    #[test]
+    fn the_documented_positive_pattern_matches_what_is_positive() {
+        let documented = regex::Regex::new(POSITIVE_AMOUNT).unwrap();
+        let kwd: Currency = "KWD".parse().unwrap();
+        for (amount, positive) in [
+            ("1", true),
+            ("0.5", true),
+            ("0.05", true),
+            ("0.005", true),
+            ("10.00", true),
+            ("007.10", true),
+            ("999999999999999.999", true),
+            ("0", false),
+            ("0.00", false),
+            ("00.000", false),
+            ("-1.00", false),
+            (".5", false),
+            ("1.", false),
+        ] {
+            assert_eq!(documented.is_match(amount), positive, "pattern on {amount}");
+            let parsed = Money::parse(amount, kwd)
+                .ok()
+                .and_then(|m| PositiveMoney::try_from(m).ok());
+            assert_eq!(parsed.is_some(), positive, "parser on {amount}");
+        }
     }
 
     #[test]

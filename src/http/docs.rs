@@ -176,7 +176,7 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
                 add_header(
                     op,
                     "If-Match",
-                    "The version you read, e.g. \"3\"; a different current version is 412",
+                    "The version you read, e.g. \"3\"; a different current version is 412, a malformed value 422",
                 );
             }
             let responses = &mut op.responses.responses;
@@ -198,6 +198,40 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
     }
     close_request_bodies(doc);
     list_country_codes(doc);
+    page_items_by_ref(doc);
+}
+
+/// utoipa writes the item schema of a generic `Page<T>` inline, so a
+/// generated client would get `Institution` and a second, identical type
+/// for the list's items. Each `Page_<T>` names its items by `$ref` to `T`
+/// instead (moving the schema into the components when only lists use it).
+fn page_items_by_ref(doc: &mut OpenApi) {
+    use utoipa::openapi::schema::{ArrayItems, Schema};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let pages: Vec<String> = components
+        .schemas
+        .keys()
+        .filter(|k| k.starts_with("Page_"))
+        .cloned()
+        .collect();
+    for page in pages {
+        let item = page.trim_start_matches("Page_").to_owned();
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&page) else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut("items") else {
+            continue;
+        };
+        let ArrayItems::RefOrSchema(schema) = &mut array.items else {
+            continue;
+        };
+        let inline = std::mem::replace(schema.as_mut(), Ref::from_schema_name(item.as_str()).into());
+        if let RefOr::T(inline) = inline {
+            components.schemas.entry(item).or_insert(RefOr::T(inline));
+        }
+    }
 }
 
 /// A country is checked against ISO 3166-1, not just its shape, so the
@@ -234,7 +268,7 @@ fn describe_shared_parameters(op: &mut Operation) {
                 .default(Some(super::pagination::DEFAULT_LIMIT.into())),
             (ParameterIn::Query, "cursor") => string("^([A-Za-z0-9_-]{21}[AQgw])?$"),
             (ParameterIn::Header, "idempotency-key") => string("^[!-~]([ -~]{0,253}[!-~])?$"),
-            (ParameterIn::Header, "if-match") => string(r#"^(\*|(W/)?"?[0-9]{1,10}"?)$"#),
+            (ParameterIn::Header, "if-match") => string(r#"^(\*|(W/)?("[0-9]{1,10}"|[0-9]{1,10}))$"#),
             _ => continue,
         };
         param.schema = Some(schema.build().into());

@@ -58,7 +58,7 @@ crate::input! {
         #[schema(required = true)]
         sector: Sector,
         /// At least one ISO alpha-2 country.
-        #[schema(required = true)]
+        #[schema(required = true, min_items = 1)]
         countries: Vec<CountryCode>,
         #[schema(required = true)]
         rio_markers: RioMarkers,
@@ -80,6 +80,7 @@ crate::input! {
         summary: Option<LongText>,
         alliance_id: Option<Uuid>,
         sector: Sector,
+        #[schema(min_items = 1)]
         countries: Vec<CountryCode>,
         rio_markers: RioMarkers,
         planned_start: Date,

@@ -79,7 +79,8 @@ pub fn if_match(headers: &axum::http::HeaderMap) -> super::error::ApiResult<Expe
     }
     let tag = text.strip_prefix("W/").unwrap_or(text);
     let tag = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(tag);
-    match tag.parse::<u32>() {
+    match tag.parse::<u64>() {
+        // A version past any real one is simply a mismatch.
         Ok(v) if tag.bytes().all(|b| b.is_ascii_digit()) => Ok(Expected::Version(i32::try_from(v).unwrap_or(i32::MAX))),
         _ => Err(super::error::ApiError::field(
             "If-Match",

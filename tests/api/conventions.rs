@@ -263,6 +263,31 @@ async fn a_duplicate_code_is_409() {
 }
 
 #[tokio::test]
+async fn a_malformed_if_match_is_422_naming_the_header_and_changes_nothing() {
+    each_backend(|app| async move {
+        let id = app.institution("kiribati-college", "KI").await;
+        let path = format!("{INSTITUTIONS}/{id}");
+        for bad in ["banana", "\"1", "1\"", "\"-1\"", "\"\"", "W/", "1, 2"] {
+            let r = app
+                .request(
+                    Method::PATCH,
+                    &path,
+                    Some(&app.admin),
+                    Some(json!({"city": "Tarawa"})),
+                    &[("if-match", bad)],
+                )
+                .await;
+            assert_problem(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+            assert_eq!(r.fields(), ["If-Match"], "{bad}");
+        }
+        let unchanged = app.get(&path).await;
+        assert_eq!(unchanged.body["version"], 1);
+        assert!(unchanged.body["city"].is_null());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_stale_if_match_is_412_and_the_current_one_succeeds() {
     each_backend(|app| async move {
         let id = app.institution("kiribati-college", "KI").await;

@@ -25,3 +25,49 @@ fn every_api_operation_documents_auth_and_problems() {
         }
     }
 }
+
+/// A generated client gets one type per resource: a list's items name the
+/// resource's schema instead of repeating it inline.
+#[test]
+fn list_items_refer_to_the_resource_schema() {
+    let doc = serde_json::to_value(climate_tracker::http::openapi()).expect("json");
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    let pages: Vec<_> = schemas.iter().filter(|(name, _)| name.starts_with("Page_")).collect();
+    assert!(pages.len() >= 10);
+    for (name, page) in pages {
+        let item = name.trim_start_matches("Page_");
+        assert_eq!(
+            page["properties"]["items"]["items"]["$ref"],
+            format!("#/components/schemas/{item}"),
+            "{name}"
+        );
+        assert!(schemas.contains_key(item), "{item} is not a component");
+    }
+}
+
+/// What the service refuses, the document says where a schema can: at
+/// least one country, positive amounts where money is paid or awarded.
+#[test]
+fn the_document_states_the_rules_a_schema_can_state() {
+    let doc = serde_json::to_value(climate_tracker::http::openapi()).expect("json");
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["NewProject"]["properties"]["countries"]["minItems"], 1);
+    assert_eq!(schemas["ProjectChanges"]["properties"]["countries"]["minItems"], 1);
+    for (body, field) in [
+        ("NewGrant", "amount"),
+        ("NewDisbursement", "amount"),
+        ("NewTranche", "amount"),
+        ("NewContribution", "amount"),
+    ] {
+        assert_eq!(
+            schemas[body]["properties"][field]["$ref"], "#/components/schemas/PositiveMoney",
+            "{body}.{field}"
+        );
+    }
+    let pattern = schemas["PositiveMoney"]["properties"]["amount"]["pattern"]
+        .as_str()
+        .unwrap();
+    let positive = regex::Regex::new(pattern).unwrap();
+    assert!(positive.is_match("0.01") && positive.is_match("25.00"));
+    assert!(!positive.is_match("0.00") && !positive.is_match("-5.00"));
+}
