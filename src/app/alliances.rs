@@ -19,7 +19,7 @@ use uuid::Uuid;
 const NO_INSTITUTION: &str = "no institution has this id";
 
 /// An alliance of the cooperation.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Alliance {
     pub id: Uuid,
     #[schema(value_type = Code)]
@@ -72,7 +72,7 @@ impl Record for alliance::Model {
 }
 
 /// The membership of an institution in an alliance; `left_on` is set once it ended.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Membership {
     pub id: Uuid,
     pub alliance_id: Uuid,

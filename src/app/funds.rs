@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A fund: money in from contributors, out as grants, all in its one currency.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Fund {
     pub id: Uuid,
     #[schema(value_type = Code)]

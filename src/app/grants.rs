@@ -28,7 +28,7 @@ use uuid::Uuid;
 const KIND: &str = "grant";
 
 /// A grant from a fund to a participant of a project.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Grant {
     pub id: Uuid,
     #[schema(value_type = Option<Code>)]
@@ -92,7 +92,7 @@ impl Record for grant::Model {
 }
 
 /// A planned payment of a grant, optionally tied to a milestone.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Tranche {
     pub id: Uuid,
     pub grant_id: Uuid,
@@ -117,7 +117,7 @@ impl TryFrom<tranche::Model> for Tranche {
 }
 
 /// Money paid on a grant; a reversal has a negative amount and `reversal_of`.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Disbursement {
     pub id: Uuid,
     pub grant_id: Uuid,

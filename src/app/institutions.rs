@@ -14,7 +14,7 @@ use uuid::Uuid;
 const KIND: &str = "institution";
 
 /// A partner institution.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Institution {
     pub id: Uuid,
     #[schema(value_type = Option<Code>)]

@@ -18,7 +18,7 @@ use uuid::Uuid;
 const KIND: &str = "milestone";
 
 /// A milestone of a project.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Milestone {
     pub id: Uuid,
     pub project_id: Uuid,
@@ -90,7 +90,7 @@ impl Record for milestone::Model {
 }
 
 /// A progress report on a milestone.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProgressReport {
     pub id: Uuid,
     pub milestone_id: Uuid,

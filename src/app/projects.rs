@@ -17,7 +17,7 @@ use uuid::Uuid;
 const KIND: &str = "project";
 
 /// A cooperation project.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Project {
     pub id: Uuid,
     #[schema(value_type = Code)]
@@ -42,7 +42,7 @@ pub struct Project {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RioMarkersView {
     #[schema(minimum = 0, maximum = 2)]
     pub mitigation: i16,
@@ -99,7 +99,7 @@ impl Record for project::Model {
 }
 
 /// A participant of a project.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Participant {
     pub project_id: Uuid,
     pub institution_id: Uuid,

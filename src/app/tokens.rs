@@ -23,7 +23,7 @@ use uuid::Uuid;
 const KIND: &str = "token";
 
 /// An API token, without its secret.
-#[derive(Clone, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Token {
     pub id: Uuid,
     pub name: String,

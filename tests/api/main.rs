@@ -32,3 +32,4 @@ mod security;
 mod tallies;
 mod tokens;
 mod two_instances;
+mod use_cases;
