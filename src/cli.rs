@@ -193,12 +193,6 @@ async fn execute(cli: Cli) -> CliResult {
                 "demo data loaded ({} reference records, {} contributions and {} sample projects added)",
                 added.reference, added.contributions, added.projects
             );
-            if added.no_live_admin {
-                eprintln!(
-                    "no live admin token exists yet: `serve` with CLIMATE_TRACKER_ADMIN_TOKEN set ensures one, \
-                     or create one with `climate-tracker token create --name me --role admin`"
-                );
-            }
             Ok(())
         }
         Some(Command::Tallies { action }) => {

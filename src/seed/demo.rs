@@ -1,57 +1,72 @@
 //! `seed demo`: sample projects, milestones, grants and payments on top of
 //! the reference data, so a newcomer sees a living dashboard.
 //!
-//! Everything is made through the service's own router, in process, with a
-//! short-lived admin token that is revoked at the end: every rule, audit
-//! event and ledger entry is exactly what real use would write. Every
-//! sample is marked: project and grant codes start with `sample-`, texts
-//! and references say "Sample data". REFERENCE.md gives no money figures,
-//! so every amount here is invented.
+//! Every sample is made by calling the use cases in `crate::app` as the
+//! system (`system:seed`), exactly as a request would after parsing: the
+//! same rules, audit events, outbox events and ledger entries. Every sample
+//! is marked: project and grant codes start with `sample-`, texts and
+//! references say "Sample data". REFERENCE.md gives no money figures, so
+//! every amount here is invented.
 //!
 //! Dates are relative to the day the seed runs (milestones due "in 30
 //! days", paid "200 days ago"), so the dashboard shows overdue and upcoming
 //! work whenever it is loaded.
 //!
 //! Idempotent: a contribution whose reference exists, or a project whose
-//! code exists, is skipped with everything built on it. Each project is
-//! built in one go; a run cut short inside a project leaves that project
-//! as far as it got (its parts are still valid, audited records).
+//! code exists, is skipped with everything built on it. The contributions
+//! are one unit of work; each project is another, so a run cut short leaves
+//! whole projects. The one progress report follows its project in units of
+//! work of its own (see [`post_report`]).
 
 use super::ACTOR;
-use crate::app::{self, Actor, AppError, Change, UnitOfWork};
-use crate::domain::kinds::Role;
-use crate::entities::{alliance, contribution, fund, institution, project, token};
-use crate::http::{AppState, ops, router};
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use crate::app::milestones::{NewReport, Percent};
+use crate::app::{self, Actor, AppError, UnitOfWork};
+use crate::domain::kinds::{ParticipantRole, RioMarkers, RioScore, Role, Sector};
+use crate::domain::money::PositiveMoney;
+use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
+use crate::domain::text::Plain;
+use crate::domain::{Code, CountryCode, Currency, LocalizedText, Money};
+use crate::entities::{alliance, contribution, fund, institution, project};
 use chrono::{Days, NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
-use serde_json::{Value, json};
-use std::collections::HashMap;
-use tower::ServiceExt;
+use futures::future::BoxFuture;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 /// The code prefix that marks every sample.
 pub const SAMPLE_PREFIX: &str = "sample-";
 const FUND: &str = "liaocheng-climate-fund";
+/// The note every sample status move carries.
+const NOTE: &str = "Sample data";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     #[error(transparent)]
     Db(#[from] DbErr),
-    #[error(transparent)]
+    /// A use case refused a sample, or the database failed under it.
+    #[error("{}", explain(.0))]
     App(#[from] AppError),
     #[error("reference record `{0}` is missing")]
     MissingReference(String),
-    #[error("{method} {path} answered {status}: {body}")]
-    Refused {
-        method: Method,
-        path: String,
-        status: StatusCode,
-        body: String,
+    /// A value written in this file does not parse as its domain type.
+    #[error("the sample {what} {value:?} does not parse: {message}")]
+    Literal {
+        what: &'static str,
+        value: String,
+        message: String,
     },
-    #[error("{0}")]
-    Internal(String),
+}
+
+/// An `AppError` with what it refused: the fields of `Invalid`, the code of `Conflict`.
+fn explain(e: &AppError) -> String {
+    match e {
+        AppError::Invalid(fields) => {
+            let fields: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+            format!("invalid sample: {}", fields.join("; "))
+        }
+        AppError::Conflict { code, detail } => format!("refused ({code}): {detail}"),
+        other => other.to_string(),
+    }
 }
 
 type DemoResult<T> = Result<T, DemoError>;
@@ -62,8 +77,6 @@ pub struct Added {
     pub reference: usize,
     pub contributions: usize,
     pub projects: usize,
-    /// The seed's own token was the only admin: nobody can sign in until one is made.
-    pub no_live_admin: bool,
 }
 
 /// Loads the reference data, then every sample that is not there yet.
@@ -73,247 +86,247 @@ pub async fn demo(db: &DatabaseConnection) -> DemoResult<Added> {
         ..Added::default()
     };
     let refs = References::load(db).await?;
-    let todo_contributions = missing_contributions(db, &refs).await?;
-    let todo_projects = missing_projects(db).await?;
-    if todo_contributions.is_empty() && todo_projects.is_empty() {
-        return Ok(added);
+    added.contributions = contribute(db, &refs).await?;
+    for sample in missing_projects(db).await? {
+        build_project(db, &refs, sample).await?;
+        added.projects += 1;
     }
-
-    let new = app::tokens::New {
-        name: "seed demo (revoked after use)".into(),
-        role: Role::Admin,
-        institution_id: None,
-    };
-    let token = app::tokens::create_as_system(db, ACTOR, new).await?;
-    let api = Api {
-        router: router(AppState {
-            db: db.clone(),
-            metrics: ops::metrics_handle(),
-            security: Default::default(),
-        }),
-        token: token.secret,
-    };
-    let built = build(&api, &refs, &todo_contributions, &todo_projects, &mut added).await;
-    // Revoked whatever happened above: the secret never leaves this function.
-    let revoked = revoke(db, &api, token.token.id).await;
-    built?;
-    added.no_live_admin = !revoked?;
     Ok(added)
 }
 
-/// Revokes the seed's token through the API; returns whether a live admin
-/// token remains. On a fresh database the seed's token is the only admin,
-/// which the API refuses to revoke (it would lock everyone out); its secret
-/// is gone anyway, so it is revoked here, audited, and the caller tells the
-/// operator how to get in.
-async fn revoke(db: &DatabaseConnection, api: &Api, id: Uuid) -> DemoResult<bool> {
-    match api.send(Method::DELETE, &format!("/api/v1/tokens/{id}"), None).await {
-        Ok(_) => Ok(true),
-        Err(DemoError::Refused {
-            status: StatusCode::CONFLICT,
-            ..
-        }) => {
-            let mut uow = UnitOfWork::begin(db, Actor::system(ACTOR)).await?;
-            let row = token::Entity::find_by_id(id)
-                .one(uow.db())
-                .await?
-                .ok_or_else(|| DemoError::Internal(format!("token {id} vanished")))?;
-            let before = json!({"id": row.id, "name": row.name, "role": row.role, "revoked_at": row.revoked_at});
-            let mut active: token::ActiveModel = row.into();
-            active.revoked_at = Set(Some(Utc::now()));
-            let row = active.update(uow.db()).await?;
-            let after = json!({"id": row.id, "name": row.name, "role": row.role, "revoked_at": row.revoked_at});
-            uow.record(Change::named("revoke", "revoked", "token", id, &before, &after));
-            uow.commit().await?;
-            Ok(false)
-        }
-        Err(e) => Err(e),
+/// The missing contributions, in one unit of work; returns how many.
+async fn contribute(db: &DatabaseConnection, refs: &References) -> DemoResult<usize> {
+    let missing = missing_contributions(db, refs).await?;
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let mut uow = UnitOfWork::begin(db, Actor::system(ACTOR)).await?;
+    for c in &missing {
+        let new = app::ledger::NewContribution {
+            contributor_institution_id: refs.institution(c.contributor)?,
+            amount: cny(c.amount)?,
+            received_on: day(c.received_days_ago),
+            reference: Some(plain(c.reference)?),
+        };
+        app::ledger::contribute(&mut uow, refs.fund, new).await?;
+    }
+    uow.commit().await?;
+    Ok(missing.len())
+}
+
+/// One sample project with everything on it, in one unit of work; then its
+/// progress report, if it has one.
+async fn build_project(db: &DatabaseConnection, refs: &References, sample: &'static Sample) -> DemoResult<()> {
+    let mut uow = UnitOfWork::begin(db, Actor::system(ACTOR)).await?;
+    let project = app::projects::create(&mut uow, sample.new_project(refs)?).await?.id;
+    let builder = Builder {
+        uow: &mut uow,
+        refs,
+        project,
+    };
+    let report = (sample.build)(builder).await?;
+    uow.commit().await?;
+    match report {
+        Some(report) => post_report(db, refs, report).await,
+        None => Ok(()),
     }
 }
 
-async fn build(
-    api: &Api,
-    refs: &References,
-    contributions: &[&Contribution],
-    projects: &[&Sample],
-    added: &mut Added,
-) -> DemoResult<()> {
-    for c in contributions {
-        api.post(
-            &format!("/api/v1/funds/{}/contributions", refs.fund),
-            json!({
-                "contributor_institution_id": refs.institution(c.contributor)?,
-                "amount": cny(c.amount),
-                "received_on": day(c.received_days_ago),
-                "reference": c.reference,
-            }),
-        )
-        .await?;
-        added.contributions += 1;
+// ---------------------------------------------------------------- the progress report
+
+/// A progress report a partner of the project posts on one of its milestones.
+struct Report {
+    milestone: Uuid,
+    /// The reporting institution's code.
+    by: &'static str,
+    note: &'static str,
+    percent: i64,
+}
+
+/// Posts the report as its partner, with a token made for it and revoked
+/// right after.
+///
+/// A progress report names the token that posted it
+/// (`progress_reports.token_id` is NOT NULL and the API shows it as
+/// `reported_by`), and the system has no token, so `app::milestones::report`
+/// refuses it. The partner gets a token of its own for this one report,
+/// made and revoked by the system (both audited); its secret is dropped
+/// unread, and it is revoked whether or not the report went in. A unit of
+/// work has one actor, so this takes three, after the project's commit: a
+/// run cut short here leaves the project without its report.
+async fn post_report(db: &DatabaseConnection, refs: &References, report: Report) -> DemoResult<()> {
+    let institution = refs.institution(report.by)?;
+    let new = NewReport {
+        note: plain(report.note)?,
+        progress_percent: Some(percent(report.percent)?),
+        reported_on: None,
+    };
+    let token = app::tokens::New {
+        name: "sample partner (Sample data)".into(),
+        role: Role::Partner,
+        institution_id: Some(institution),
+    };
+    let app::tokens::Created { token, secret: _ } = app::tokens::create_as_system(db, ACTOR, token).await?;
+
+    let partner = Actor::token(token.id, token.name, Role::Partner, Some(institution));
+    let posted = async {
+        let mut uow = UnitOfWork::begin(db, partner).await?;
+        app::milestones::report(&mut uow, report.milestone, new).await?;
+        uow.commit().await
     }
-    for p in projects {
-        (p.build)(api, refs).await?;
-        added.projects += 1;
+    .await;
+    let revoked = async {
+        let mut uow = UnitOfWork::begin(db, Actor::system(ACTOR)).await?;
+        app::tokens::revoke(&mut uow, token.id).await?;
+        uow.commit().await
     }
+    .await;
+    posted?;
+    revoked?;
     Ok(())
 }
 
-// ---------------------------------------------------------------- the API, in process
+// ---------------------------------------------------------------- building one project
 
-struct Api {
-    router: axum::Router,
-    token: String,
-}
-
-impl Api {
-    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> DemoResult<Value> {
-        let mut request = Request::builder()
-            .method(method.clone())
-            .uri(path)
-            .header("authorization", format!("Bearer {}", self.token));
-        let request = match &body {
-            Some(b) => {
-                request = request.header("content-type", "application/json");
-                request.body(Body::from(b.to_string()))
-            }
-            None => request.body(Body::empty()),
-        }
-        .map_err(|e| DemoError::Internal(format!("request {path}: {e}")))?;
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .map_err(|e| DemoError::Internal(format!("{path}: {e}")))?;
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .map_err(|e| DemoError::Internal(format!("{path}: {e}")))?;
-        if !status.is_success() {
-            return Err(DemoError::Refused {
-                method,
-                path: path.to_owned(),
-                status,
-                body: String::from_utf8_lossy(&bytes).into_owned(),
-            });
-        }
-        if bytes.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_slice(&bytes).map_err(|e| DemoError::Internal(format!("{path}: {e}")))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> DemoResult<Value> {
-        self.send(Method::POST, path, Some(body)).await
-    }
-
-    /// POSTs and returns the new resource's id.
-    async fn create(&self, path: &str, body: Value) -> DemoResult<String> {
-        let created = self.post(path, body).await?;
-        created["id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| DemoError::Internal(format!("{path} answered without an id")))
-    }
-
-    async fn project_to(&self, project: &str, to: &str) -> DemoResult<()> {
-        self.post(
-            &format!("/api/v1/projects/{project}/transitions"),
-            json!({"to": to, "note": "Sample data"}),
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn grant_to(&self, grant: &str, to: &str) -> DemoResult<()> {
-        self.post(
-            &format!("/api/v1/grants/{grant}/transitions"),
-            json!({"to": to, "note": "Sample data"}),
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn milestone_to(&self, milestone: &str, to: &str) -> DemoResult<()> {
-        self.post(
-            &format!("/api/v1/milestones/{milestone}/transitions"),
-            json!({"to": to, "note": "Sample data"}),
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn achieve(&self, milestone: &str, days_ago: i64, evidence: &str) -> DemoResult<()> {
-        self.post(
-            &format!("/api/v1/milestones/{milestone}/achieve"),
-            json!({"achieved_on": day(days_ago), "evidence": format!("Sample data: {evidence}")}),
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn participant(&self, project: &str, institution: Uuid, role: &str) -> DemoResult<()> {
-        self.post(
-            &format!("/api/v1/projects/{project}/participants"),
-            json!({"institution_id": institution, "role": role}),
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn milestone(&self, project: &str, en: &str, zh: &str, due_days_ago: i64) -> DemoResult<String> {
-        self.create(
-            &format!("/api/v1/projects/{project}/milestones"),
-            json!({"title": {"en": en, "zh": zh}, "due_on": day(due_days_ago)}),
-        )
-        .await
-    }
-
-    /// A draft grant.
-    async fn grant(&self, g: GrantSpec<'_>) -> DemoResult<String> {
-        self.create(
-            "/api/v1/grants",
-            json!({
-                "code": g.code,
-                "fund_id": g.refs.fund,
-                "project_id": g.project,
-                "recipient_institution_id": g.refs.institution(g.recipient)?,
-                "title": {"en": g.en, "zh": g.zh},
-                "purpose": {"en": format!("Sample data: {}", g.purpose), "zh": "示例数据"},
-                "amount": cny(g.amount),
-            }),
-        )
-        .await
-    }
-
-    async fn approve(&self, grant: &str) -> DemoResult<()> {
-        self.grant_to(grant, "submitted").await?;
-        self.grant_to(grant, "approved").await
-    }
-
-    async fn tranche(&self, grant: &str, amount: &str, due_days_ago: i64, milestone: &str) -> DemoResult<String> {
-        self.create(
-            &format!("/api/v1/grants/{grant}/tranches"),
-            json!({"amount": cny(amount), "due_on": day(due_days_ago), "milestone_id": milestone}),
-        )
-        .await
-    }
-
-    async fn pay(&self, grant: &str, payment: Value) -> DemoResult<String> {
-        self.create(&format!("/api/v1/grants/{grant}/disbursements"), payment)
-            .await
-    }
-}
-
-struct GrantSpec<'a> {
+/// A sample project being built: the use cases, bound to its unit of work,
+/// its reference ids and the project.
+struct Builder<'a> {
+    uow: &'a mut UnitOfWork,
     refs: &'a References,
+    project: Uuid,
+}
+
+/// A grant of the project, in the fund's currency (CNY).
+struct GrantSpec<'a> {
     code: &'a str,
-    project: &'a str,
     recipient: &'a str,
     en: &'a str,
     zh: &'a str,
     purpose: &'a str,
     amount: &'a str,
+}
+
+/// A payment on a grant.
+struct Payment {
+    amount: &'static str,
+    paid_days_ago: i64,
+    reference: &'static str,
+    tranche: Option<Uuid>,
+    /// Paid in another currency: (amount, currency, units of it per CNY).
+    local: Option<(&'static str, &'static str, &'static str)>,
+}
+
+impl Payment {
+    fn new(amount: &'static str, paid_days_ago: i64, reference: &'static str) -> Payment {
+        Payment {
+            amount,
+            paid_days_ago,
+            reference,
+            tranche: None,
+            local: None,
+        }
+    }
+
+    fn on_tranche(self, tranche: Uuid) -> Payment {
+        Payment {
+            tranche: Some(tranche),
+            ..self
+        }
+    }
+
+    fn in_local(self, amount: &'static str, currency: &'static str, rate: &'static str) -> Payment {
+        Payment {
+            local: Some((amount, currency, rate)),
+            ..self
+        }
+    }
+}
+
+impl Builder<'_> {
+    async fn participant(&mut self, institution: &str, role: ParticipantRole) -> DemoResult<()> {
+        let institution = self.refs.institution(institution)?;
+        app::projects::add_participant(self.uow, self.project, institution, role).await?;
+        Ok(())
+    }
+
+    async fn project_to(&mut self, to: ProjectStatus) -> DemoResult<()> {
+        app::projects::transition(self.uow, self.project, to, Some(plain(NOTE)?)).await?;
+        Ok(())
+    }
+
+    async fn milestone(&mut self, en: &str, zh: &str, due_days_ago: i64) -> DemoResult<Uuid> {
+        let new = app::milestones::New {
+            title: text(en, zh)?,
+            description: None,
+            due_on: day(due_days_ago),
+        };
+        Ok(app::milestones::create(self.uow, self.project, new).await?.id)
+    }
+
+    async fn milestone_to(&mut self, milestone: Uuid, to: MilestoneStatus) -> DemoResult<()> {
+        app::milestones::transition(self.uow, milestone, to, Some(plain(NOTE)?)).await?;
+        Ok(())
+    }
+
+    async fn achieve(&mut self, milestone: Uuid, days_ago: i64, evidence: &str) -> DemoResult<()> {
+        let evidence = plain(&format!("Sample data: {evidence}"))?;
+        app::milestones::achieve(self.uow, milestone, day(days_ago), evidence).await?;
+        Ok(())
+    }
+
+    /// A draft grant.
+    async fn grant(&mut self, g: GrantSpec<'_>) -> DemoResult<Uuid> {
+        let new = app::grants::New {
+            code: Some(code(g.code)?),
+            fund_id: self.refs.fund,
+            project_id: self.project,
+            recipient_institution_id: self.refs.institution(g.recipient)?,
+            title: text(g.en, g.zh)?,
+            purpose: Some(text(&format!("Sample data: {}", g.purpose), "示例数据")?),
+            amount: cny(g.amount)?,
+        };
+        Ok(app::grants::create(self.uow, new).await?.id)
+    }
+
+    async fn grant_to(&mut self, grant: Uuid, to: GrantStatus) -> DemoResult<()> {
+        app::grants::transition(self.uow, grant, to, Some(plain(NOTE)?)).await?;
+        Ok(())
+    }
+
+    async fn approve(&mut self, grant: Uuid) -> DemoResult<()> {
+        self.grant_to(grant, GrantStatus::Submitted).await?;
+        self.grant_to(grant, GrantStatus::Approved).await
+    }
+
+    async fn tranche(&mut self, grant: Uuid, amount: &str, due_days_ago: i64, milestone: Uuid) -> DemoResult<Uuid> {
+        let new = app::grants::NewTranche {
+            amount: cny(amount)?,
+            due_on: Some(day(due_days_ago)),
+            milestone_id: Some(milestone),
+        };
+        Ok(app::grants::add_tranche(self.uow, grant, new).await?.id)
+    }
+
+    async fn pay(&mut self, grant: Uuid, p: Payment) -> DemoResult<Uuid> {
+        let (local_amount, exchange_rate) = match p.local {
+            Some((amount, currency, rate)) => (Some(money(amount, currency)?), Some(exchange_rate(rate)?)),
+            None => (None, None),
+        };
+        let new = app::grants::NewDisbursement {
+            amount: cny(p.amount)?,
+            paid_on: day(p.paid_days_ago),
+            tranche_id: p.tranche,
+            reference: Some(plain(p.reference)?),
+            local_amount,
+            exchange_rate,
+        };
+        Ok(app::grants::disburse(self.uow, grant, new).await?.id)
+    }
+
+    async fn reverse(&mut self, disbursement: Uuid, reason: &str) -> DemoResult<()> {
+        app::grants::reverse(self.uow, disbursement, plain(reason)?).await?;
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------- reference ids
@@ -365,10 +378,59 @@ impl References {
     }
 }
 
-// ---------------------------------------------------------------- helpers
+// ---------------------------------------------------------------- literals, parsed
 
-fn cny(amount: &str) -> Value {
-    json!({"amount": amount, "currency": "CNY"})
+/// A literal of this file parsed by its domain type's constructor.
+fn parsed<T>(what: &'static str, value: &str, result: Result<T, String>) -> DemoResult<T> {
+    result.map_err(|message| DemoError::Literal {
+        what,
+        value: value.to_owned(),
+        message,
+    })
+}
+
+/// English and Chinese text.
+fn text<const MAX: usize>(en: &str, zh: &str) -> DemoResult<LocalizedText<MAX>> {
+    let map = BTreeMap::from([("en".to_owned(), en.to_owned()), ("zh".to_owned(), zh.to_owned())]);
+    parsed("text", en, map.try_into())
+}
+
+/// A note, an evidence, a reason or a reference.
+fn plain<const MAX: usize>(s: &str) -> DemoResult<Plain<MAX>> {
+    parsed("text", s, s.to_owned().try_into())
+}
+
+fn code(s: &str) -> DemoResult<Code> {
+    parsed("code", s, s.to_owned().try_into())
+}
+
+fn percent(p: i64) -> DemoResult<Percent> {
+    parsed("progress percent", &p.to_string(), p.try_into())
+}
+
+/// Money that is paid, awarded or contributed: positive, as the API requires.
+fn money(amount: &str, currency: &str) -> DemoResult<Money> {
+    let currency: Currency = parsed("currency", currency, currency.parse())?;
+    let money = parsed("amount", amount, Money::parse(amount, currency))?;
+    parsed(
+        "amount",
+        amount,
+        PositiveMoney::try_from(money).map(PositiveMoney::money),
+    )
+}
+
+/// Money of the fund, in yuan.
+fn cny(amount: &str) -> DemoResult<Money> {
+    money(amount, "CNY")
+}
+
+/// Units of the local currency per unit of the fund's: a positive decimal.
+fn exchange_rate(rate: &str) -> DemoResult<String> {
+    let positive = rate
+        .parse::<rust_decimal::Decimal>()
+        .is_ok_and(|d| d > rust_decimal::Decimal::ZERO);
+    let message = "must be a positive decimal such as \"0.3251\"".to_owned();
+    parsed("exchange rate", rate, positive.then(|| rate.to_owned()).ok_or(message))
 }
 
 /// The day `days_ago` days before today (UTC); negative is in the future.
@@ -380,26 +442,6 @@ fn day(days_ago: i64) -> NaiveDate {
         today.checked_add_days(Days::new(days_ago.unsigned_abs()))
     };
     shifted.unwrap_or(today)
-}
-
-fn project_body(s: &Sample, refs: &References, extra: Value) -> DemoResult<Value> {
-    let mut body = json!({
-        "code": s.code,
-        "title": {"en": format!("{} (sample)", s.en), "zh": format!("{}（示例）", s.zh)},
-        "summary": {"en": format!("Sample data. {}", s.summary), "zh": "示例数据。"},
-        "sector": s.sector,
-        "countries": s.countries,
-        "rio_markers": {"mitigation": s.rio.0, "adaptation": s.rio.1},
-        "planned_start": day(s.start_days_ago),
-        "planned_end": day(s.end_days_ago),
-    });
-    if let Some(a) = s.alliance {
-        body["alliance_id"] = json!(refs.alliance(a)?);
-    }
-    if let (Some(target), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        target.extend(extra.clone());
-    }
-    Ok(body)
 }
 
 // ---------------------------------------------------------------- the samples
@@ -442,21 +484,51 @@ async fn missing_contributions(db: &DatabaseConnection, refs: &References) -> De
     Ok(missing)
 }
 
-type Build = for<'a> fn(&'a Api, &'a References) -> futures::future::BoxFuture<'a, DemoResult<()>>;
+/// Builds on a created project; returns the progress report to post once it is committed.
+type Build = for<'a> fn(Builder<'a>) -> BoxFuture<'a, DemoResult<Option<Report>>>;
 
 struct Sample {
     code: &'static str,
     en: &'static str,
     zh: &'static str,
     summary: &'static str,
-    sector: &'static str,
+    sector: Sector,
     countries: &'static [&'static str],
     alliance: Option<&'static str>,
     /// Rio markers (mitigation, adaptation).
     rio: (u8, u8),
     start_days_ago: i64,
     end_days_ago: i64,
+    /// The real start and end, for a project recorded after the fact.
+    actual_days_ago: Option<(i64, i64)>,
     build: Build,
+}
+
+impl Sample {
+    fn new_project(&self, refs: &References) -> DemoResult<app::projects::New> {
+        let score = |v: u8| parsed("Rio marker", &v.to_string(), RioScore::try_from(v));
+        let countries = self
+            .countries
+            .iter()
+            .map(|c| parsed("country", c, c.parse::<CountryCode>()))
+            .collect::<DemoResult<_>>()?;
+        Ok(app::projects::New {
+            code: code(self.code)?,
+            title: text(&format!("{} (sample)", self.en), &format!("{}（示例）", self.zh))?,
+            summary: Some(text(&format!("Sample data. {}", self.summary), "示例数据。")?),
+            alliance_id: self.alliance.map(|a| refs.alliance(a)).transpose()?,
+            sector: self.sector,
+            countries,
+            rio_markers: RioMarkers {
+                mitigation: score(self.rio.0)?,
+                adaptation: score(self.rio.1)?,
+            },
+            planned_start: day(self.start_days_ago),
+            planned_end: day(self.end_days_ago),
+            actual_start: self.actual_days_ago.map(|(start, _)| day(start)),
+            actual_end: self.actual_days_ago.map(|(_, end)| day(end)),
+        })
+    }
 }
 
 const SAMPLES: [Sample; 5] = [
@@ -466,13 +538,14 @@ const SAMPLES: [Sample; 5] = [
         zh: "瑙鲁低碳示范区",
         summary: "A low-carbon demonstration zone built with partner agencies and research institutes: \
             rooftop solar, efficient lighting and a year of monitoring.",
-        sector: "low_carbon_demonstration",
+        sector: Sector::LowCarbonDemonstration,
         countries: &["NR"],
         alliance: Some("green-development-alliance"),
         rio: (2, 1),
         start_days_ago: 300,
         end_days_ago: -400,
-        build: |api, refs| Box::pin(low_carbon_zone(api, refs)),
+        actual_days_ago: None,
+        build: |b| Box::pin(low_carbon_zone(b)),
     },
     Sample {
         code: "sample-kiribati-youth-ambassadors-camp",
@@ -480,26 +553,28 @@ const SAMPLES: [Sample; 5] = [
         zh: "基里巴斯青年大使文化交流营",
         summary: "Young ambassadors from Kiribati spend two weeks in Liaocheng: climate science, \
             culture and friendship.",
-        sector: "culture_exchange",
+        sector: Sector::CultureExchange,
         countries: &["KI", "CN"],
         alliance: None,
         rio: (0, 1),
         start_days_ago: 380,
         end_days_ago: 330,
-        build: |api, refs| Box::pin(youth_camp(api, refs)),
+        actual_days_ago: Some((378, 332)),
+        build: |b| Box::pin(youth_camp(b)),
     },
     Sample {
         code: "sample-livelihood-supplies-vavau-betio",
         en: "Livelihood supplies for Vava'u and Betio",
         zh: "向瓦瓦乌群岛和比休岛市捐赠生活物资",
         summary: "Donated livelihood supplies for the sister cities Vava'u (Tonga) and Betio (Kiribati).",
-        sector: "humanitarian_supplies",
+        sector: Sector::HumanitarianSupplies,
         countries: &["TO", "KI"],
         alliance: None,
         rio: (0, 2),
         start_days_ago: 200,
         end_days_ago: -60,
-        build: |api, refs| Box::pin(livelihood_supplies(api, refs)),
+        actual_days_ago: None,
+        build: |b| Box::pin(livelihood_supplies(b)),
     },
     Sample {
         code: "sample-vocational-training",
@@ -507,26 +582,28 @@ const SAMPLES: [Sample; 5] = [
         zh: "太平洋岛国技术人员职业培训",
         summary: "Short courses in solar installation and maintenance for technicians from Kiribati, \
             Tonga and Nauru, run by the Vocational Education Alliance.",
-        sector: "education_training",
+        sector: Sector::EducationTraining,
         countries: &["KI", "TO", "NR"],
         alliance: Some("vocational-education-alliance"),
         rio: (1, 1),
         start_days_ago: -60,
         end_days_ago: -425,
-        build: |api, refs| Box::pin(vocational_training(api, refs)),
+        actual_days_ago: None,
+        build: |b| Box::pin(vocational_training(b)),
     },
     Sample {
         code: "sample-climate-dialogue-think-tank",
         en: "China–Pacific climate think tank and dialogue",
         zh: "中国—太平洋岛国气候智库与对话",
         summary: "A think tank and a yearly dialogue on climate change between China and the Pacific island countries.",
-        sector: "academic_exchange",
+        sector: Sector::AcademicExchange,
         countries: &["CN", "TO", "KI", "NR"],
         alliance: Some("green-development-alliance"),
         rio: (1, 1),
         start_days_ago: 250,
         end_days_ago: -480,
-        build: |api, refs| Box::pin(think_tank(api, refs)),
+        actual_days_ago: None,
+        build: |b| Box::pin(think_tank(b)),
     },
 ];
 
@@ -544,60 +621,41 @@ async fn missing_projects(db: &DatabaseConnection) -> DemoResult<Vec<&'static Sa
         .collect())
 }
 
-fn sample(code: &str) -> DemoResult<&'static Sample> {
-    SAMPLES
-        .iter()
-        .find(|s| s.code == code)
-        .ok_or_else(|| DemoError::Internal(format!("no sample {code}")))
-}
+/// Active, on track: tranches tied to milestones, a payment reversed and
+/// paid again, and a progress report from the lead partner.
+async fn low_carbon_zone(mut b: Builder<'_>) -> DemoResult<Option<Report>> {
+    b.participant("cpic-climate-cooperation-center", ParticipantRole::Lead)
+        .await?;
+    b.participant("liaocheng-university", ParticipantRole::Implementing)
+        .await?;
+    b.participant("nauru-ministry-climate-change", ParticipantRole::Beneficiary)
+        .await?;
+    b.project_to(ProjectStatus::Active).await?;
 
-/// Active, on track: tranches tied to milestones, a payment reversed and paid again.
-async fn low_carbon_zone(api: &Api, refs: &References) -> DemoResult<()> {
-    let s = sample("sample-low-carbon-demonstration-zone")?;
-    let p = api
-        .create("/api/v1/projects", project_body(s, refs, json!({}))?)
-        .await?;
-    api.participant(&p, refs.institution("cpic-climate-cooperation-center")?, "lead")
-        .await?;
-    api.participant(&p, refs.institution("liaocheng-university")?, "implementing")
-        .await?;
-    api.participant(&p, refs.institution("nauru-ministry-climate-change")?, "beneficiary")
-        .await?;
-    api.project_to(&p, "active").await?;
-
-    let survey = api
+    let survey = b
         .milestone(
-            &p,
             "Site survey and baseline emissions report",
             "现场勘察与基准排放报告",
             240,
         )
         .await?;
-    api.achieve(&survey, 245, "survey report filed with the Ministry, ref. NR-LCZ-01")
+    b.achieve(survey, 245, "survey report filed with the Ministry, ref. NR-LCZ-01")
         .await?;
-    let install = api
+    let install = b
         .milestone(
-            &p,
             "Rooftop solar and LED lighting installed",
             "屋顶光伏与 LED 照明安装完成",
             -45,
         )
         .await?;
-    api.milestone_to(&install, "in_progress").await?;
-    api.post(
-        &format!("/api/v1/milestones/{install}/reports"),
-        json!({"note": "Sample data: panels delivered to the site, roofs of two schools done", "progress_percent": 60}),
-    )
-    .await?;
-    let monitoring = api
-        .milestone(&p, "First year of monitoring data published", "发布首年监测数据", -330)
+    b.milestone_to(install, MilestoneStatus::InProgress).await?;
+    let monitoring = b
+        .milestone("First year of monitoring data published", "发布首年监测数据", -330)
         .await?;
 
-    let g = api
+    let g = b
         .grant(GrantSpec {
-            refs,
             code: "sample-grant-low-carbon-zone",
-            project: &p,
             recipient: "cpic-climate-cooperation-center",
             en: "Low-carbon demonstration zone: equipment and installation",
             zh: "低碳示范区：设备与安装",
@@ -605,40 +663,32 @@ async fn low_carbon_zone(api: &Api, refs: &References) -> DemoResult<()> {
             amount: "1200000.00",
         })
         .await?;
-    api.approve(&g).await?;
-    let first = api.tranche(&g, "400000.00", 230, &survey).await?;
-    api.tranche(&g, "500000.00", -50, &install).await?;
-    api.tranche(&g, "300000.00", -335, &monitoring).await?;
-    api.pay(
-        &g,
-        json!({"amount": cny("400000.00"), "paid_on": day(220), "tranche_id": first,
-            "reference": "sample-payment-lcz-001 (Sample data)"}),
-    )
-    .await?;
-    let wrong = api
+    b.approve(g).await?;
+    let first = b.tranche(g, "400000.00", 230, survey).await?;
+    b.tranche(g, "500000.00", -50, install).await?;
+    b.tranche(g, "300000.00", -335, monitoring).await?;
+    let paid = Payment::new("400000.00", 220, "sample-payment-lcz-001 (Sample data)").on_tranche(first);
+    b.pay(g, paid).await?;
+    let wrong = b
         .pay(
-            &g,
-            json!({"amount": cny("150000.00"), "paid_on": day(200),
-                "reference": "sample-payment-lcz-002 (Sample data)"}),
+            g,
+            Payment::new("150000.00", 200, "sample-payment-lcz-002 (Sample data)"),
         )
         .await?;
-    api.post(
-        &format!("/api/v1/disbursements/{wrong}/reversal"),
-        json!({"reason": "Sample data: paid to the wrong account; paid again the next week"}),
+    b.reverse(
+        wrong,
+        "Sample data: paid to the wrong account; paid again the next week",
     )
     .await?;
-    api.pay(
-        &g,
-        json!({"amount": cny("150000.00"), "paid_on": day(193),
-            "reference": "sample-payment-lcz-003 (Sample data)"}),
+    b.pay(
+        g,
+        Payment::new("150000.00", 193, "sample-payment-lcz-003 (Sample data)"),
     )
     .await?;
 
-    let monitoring_grant = api
+    let monitoring_grant = b
         .grant(GrantSpec {
-            refs,
             code: "sample-grant-low-carbon-monitoring",
-            project: &p,
             recipient: "liaocheng-university",
             en: "Low-carbon demonstration zone: monitoring and evaluation",
             zh: "低碳示范区：监测与评估",
@@ -646,35 +696,34 @@ async fn low_carbon_zone(api: &Api, refs: &References) -> DemoResult<()> {
             amount: "300000.00",
         })
         .await?;
-    api.approve(&monitoring_grant).await
+    b.approve(monitoring_grant).await?;
+
+    Ok(Some(Report {
+        milestone: install,
+        by: "cpic-climate-cooperation-center",
+        note: "Sample data: panels delivered to the site, roofs of two schools done",
+        percent: 60,
+    }))
 }
 
 /// Completed: every milestone closed, the grant completed with money left (released).
-async fn youth_camp(api: &Api, refs: &References) -> DemoResult<()> {
-    let s = sample("sample-kiribati-youth-ambassadors-camp")?;
-    let extra = json!({"actual_start": day(378), "actual_end": day(332)});
-    let p = api.create("/api/v1/projects", project_body(s, refs, extra)?).await?;
-    api.participant(&p, refs.institution("liaocheng-university")?, "lead")
+async fn youth_camp(mut b: Builder<'_>) -> DemoResult<Option<Report>> {
+    b.participant("liaocheng-university", ParticipantRole::Lead).await?;
+    b.participant("betio", ParticipantRole::Beneficiary).await?;
+    b.project_to(ProjectStatus::Active).await?;
+    let selected = b
+        .milestone("Youth ambassadors selected", "青年大使选拔完成", 370)
         .await?;
-    api.participant(&p, refs.institution("betio")?, "beneficiary").await?;
-    api.project_to(&p, "active").await?;
-    let selected = api
-        .milestone(&p, "Youth ambassadors selected", "青年大使选拔完成", 370)
+    b.achieve(selected, 372, "list of 24 ambassadors agreed with the Betio council")
         .await?;
-    api.achieve(&selected, 372, "list of 24 ambassadors agreed with the Betio council")
-        .await?;
-    let camp = api
-        .milestone(&p, "Camp held in Liaocheng", "在聊城举办交流营", 335)
-        .await?;
-    api.achieve(&camp, 333, "camp report and photographs").await?;
-    let visit = api.milestone(&p, "Return visit to Betio", "回访比休岛市", 300).await?;
-    api.milestone_to(&visit, "cancelled").await?;
+    let camp = b.milestone("Camp held in Liaocheng", "在聊城举办交流营", 335).await?;
+    b.achieve(camp, 333, "camp report and photographs").await?;
+    let visit = b.milestone("Return visit to Betio", "回访比休岛市", 300).await?;
+    b.milestone_to(visit, MilestoneStatus::Cancelled).await?;
 
-    let g = api
+    let g = b
         .grant(GrantSpec {
-            refs,
             code: "sample-grant-youth-camp",
-            project: &p,
             recipient: "liaocheng-university",
             en: "Youth ambassadors camp: travel and hosting",
             zh: "青年大使交流营：差旅与接待",
@@ -682,54 +731,49 @@ async fn youth_camp(api: &Api, refs: &References) -> DemoResult<()> {
             amount: "180000.00",
         })
         .await?;
-    api.approve(&g).await?;
-    api.pay(
-        &g,
-        json!({"amount": cny("100000.00"), "paid_on": day(360), "reference": "sample-payment-camp-001 (Sample data)"}),
+    b.approve(g).await?;
+    b.pay(
+        g,
+        Payment::new("100000.00", 360, "sample-payment-camp-001 (Sample data)"),
     )
     .await?;
-    api.pay(
-        &g,
-        json!({"amount": cny("50000.00"), "paid_on": day(330), "reference": "sample-payment-camp-002 (Sample data)"}),
+    b.pay(
+        g,
+        Payment::new("50000.00", 330, "sample-payment-camp-002 (Sample data)"),
     )
     .await?;
-    api.grant_to(&g, "completed").await?;
-    api.project_to(&p, "completed").await
+    b.grant_to(g, GrantStatus::Completed).await?;
+    b.project_to(ProjectStatus::Completed).await?;
+    Ok(None)
 }
 
 /// Active and delayed: a delivery missed; one grant paid in local currency, one cancelled.
-async fn livelihood_supplies(api: &Api, refs: &References) -> DemoResult<()> {
-    let s = sample("sample-livelihood-supplies-vavau-betio")?;
-    let p = api
-        .create("/api/v1/projects", project_body(s, refs, json!({}))?)
+async fn livelihood_supplies(mut b: Builder<'_>) -> DemoResult<Option<Report>> {
+    b.participant("liaocheng-municipal-government", ParticipantRole::Lead)
         .await?;
-    api.participant(&p, refs.institution("liaocheng-municipal-government")?, "lead")
+    b.participant("xinfa-group", ParticipantRole::Funding).await?;
+    b.participant("vavau", ParticipantRole::Beneficiary).await?;
+    b.participant("betio", ParticipantRole::Beneficiary).await?;
+    b.project_to(ProjectStatus::Active).await?;
+    let shipped = b
+        .milestone("Supplies shipped to Vava'u", "物资运抵瓦瓦乌群岛", 150)
         .await?;
-    api.participant(&p, refs.institution("xinfa-group")?, "funding").await?;
-    api.participant(&p, refs.institution("vavau")?, "beneficiary").await?;
-    api.participant(&p, refs.institution("betio")?, "beneficiary").await?;
-    api.project_to(&p, "active").await?;
-    let shipped = api
-        .milestone(&p, "Supplies shipped to Vava'u", "物资运抵瓦瓦乌群岛", 150)
+    b.achieve(shipped, 152, "bill of lading and receipt signed in Neiafu")
         .await?;
-    api.achieve(&shipped, 152, "bill of lading and receipt signed in Neiafu")
+    let betio = b
+        .milestone("Supplies delivered to Betio", "物资运抵比休岛市", 90)
         .await?;
-    let betio = api
-        .milestone(&p, "Supplies delivered to Betio", "物资运抵比休岛市", 90)
+    b.milestone_to(betio, MilestoneStatus::Missed).await?;
+    let report = b
+        .milestone("Distribution report from Vava'u", "瓦瓦乌群岛分发报告", 40)
         .await?;
-    api.milestone_to(&betio, "missed").await?;
-    let report = api
-        .milestone(&p, "Distribution report from Vava'u", "瓦瓦乌群岛分发报告", 40)
-        .await?;
-    api.milestone_to(&report, "in_progress").await?;
-    api.milestone(&p, "Second shipment to Betio", "第二批物资运抵比休岛市", -20)
+    b.milestone_to(report, MilestoneStatus::InProgress).await?;
+    b.milestone("Second shipment to Betio", "第二批物资运抵比休岛市", -20)
         .await?;
 
-    let vavau = api
+    let vavau = b
         .grant(GrantSpec {
-            refs,
             code: "sample-grant-supplies-vavau",
-            project: &p,
             recipient: "vavau",
             en: "Livelihood supplies for Vava'u",
             zh: "瓦瓦乌群岛生活物资",
@@ -737,18 +781,14 @@ async fn livelihood_supplies(api: &Api, refs: &References) -> DemoResult<()> {
             amount: "250000.00",
         })
         .await?;
-    api.approve(&vavau).await?;
-    api.pay(
-        &vavau,
-        json!({"amount": cny("120000.00"), "paid_on": day(148), "reference": "sample-payment-vavau-001 (Sample data)",
-            "local_amount": {"amount": "39720.00", "currency": "TOP"}, "exchange_rate": "0.3310"}),
-    )
-    .await?;
-    let betio_grant = api
+    b.approve(vavau).await?;
+    // Paid in Tongan paʻanga: what Vava'u received, and at what rate.
+    let paid =
+        Payment::new("120000.00", 148, "sample-payment-vavau-001 (Sample data)").in_local("39720.00", "TOP", "0.3310");
+    b.pay(vavau, paid).await?;
+    let betio_grant = b
         .grant(GrantSpec {
-            refs,
             code: "sample-grant-supplies-betio",
-            project: &p,
             recipient: "betio",
             en: "Livelihood supplies for Betio",
             zh: "比休岛市生活物资",
@@ -756,43 +796,37 @@ async fn livelihood_supplies(api: &Api, refs: &References) -> DemoResult<()> {
             amount: "200000.00",
         })
         .await?;
-    api.approve(&betio_grant).await?;
-    api.grant_to(&betio_grant, "cancelled").await
+    b.approve(betio_grant).await?;
+    b.grant_to(betio_grant, GrantStatus::Cancelled).await?;
+    Ok(None)
 }
 
 /// Planned, at risk: a milestone already overdue; grants in the early and refused states.
-async fn vocational_training(api: &Api, refs: &References) -> DemoResult<()> {
-    let s = sample("sample-vocational-training")?;
-    let p = api
-        .create("/api/v1/projects", project_body(s, refs, json!({}))?)
+async fn vocational_training(mut b: Builder<'_>) -> DemoResult<Option<Report>> {
+    let college = "liaocheng-vocational-technical-college";
+    b.participant(college, ParticipantRole::Lead).await?;
+    b.participant("betio", ParticipantRole::Beneficiary).await?;
+    b.milestone("Curriculum agreed with partner colleges", "与合作院校商定课程", 12)
         .await?;
-    api.participant(&p, refs.institution("liaocheng-vocational-technical-college")?, "lead")
-        .await?;
-    api.participant(&p, refs.institution("betio")?, "beneficiary").await?;
-    api.milestone(&p, "Curriculum agreed with partner colleges", "与合作院校商定课程", 12)
-        .await?;
-    api.milestone(&p, "First cohort of 30 trainees enrolled", "首批 30 名学员入学", -90)
+    b.milestone("First cohort of 30 trainees enrolled", "首批 30 名学员入学", -90)
         .await?;
 
-    let college = "liaocheng-vocational-technical-college";
     let spec = |code, en, zh, amount| GrantSpec {
-        refs,
         code,
-        project: &p,
         recipient: college,
         en,
         zh,
         purpose: "vocational training of Pacific island technicians.",
         amount,
     };
-    api.grant(spec(
+    b.grant(spec(
         "sample-grant-training-courses",
         "Training courses",
         "培训课程",
         "400000.00",
     ))
     .await?;
-    let submitted = api
+    let submitted = b
         .grant(spec(
             "sample-grant-training-equipment",
             "Training equipment",
@@ -800,8 +834,8 @@ async fn vocational_training(api: &Api, refs: &References) -> DemoResult<()> {
             "350000.00",
         ))
         .await?;
-    api.grant_to(&submitted, "submitted").await?;
-    let rejected = api
+    b.grant_to(submitted, GrantStatus::Submitted).await?;
+    let rejected = b
         .grant(spec(
             "sample-grant-training-study-tour",
             "Study tour",
@@ -809,9 +843,9 @@ async fn vocational_training(api: &Api, refs: &References) -> DemoResult<()> {
             "90000.00",
         ))
         .await?;
-    api.grant_to(&rejected, "submitted").await?;
-    api.grant_to(&rejected, "rejected").await?;
-    let withdrawn = api
+    b.grant_to(rejected, GrantStatus::Submitted).await?;
+    b.grant_to(rejected, GrantStatus::Rejected).await?;
+    let withdrawn = b
         .grant(spec(
             "sample-grant-training-translation",
             "Course translation",
@@ -819,31 +853,27 @@ async fn vocational_training(api: &Api, refs: &References) -> DemoResult<()> {
             "60000.00",
         ))
         .await?;
-    api.grant_to(&withdrawn, "withdrawn").await
+    b.grant_to(withdrawn, GrantStatus::Withdrawn).await?;
+    Ok(None)
 }
 
 /// On hold, no money yet.
-async fn think_tank(api: &Api, refs: &References) -> DemoResult<()> {
-    let s = sample("sample-climate-dialogue-think-tank")?;
-    let p = api
-        .create("/api/v1/projects", project_body(s, refs, json!({}))?)
+async fn think_tank(mut b: Builder<'_>) -> DemoResult<Option<Report>> {
+    b.participant("cpic-climate-cooperation-center", ParticipantRole::Lead)
         .await?;
-    api.participant(&p, refs.institution("cpic-climate-cooperation-center")?, "lead")
+    b.participant("nauru-ministry-climate-change", ParticipantRole::Implementing)
         .await?;
-    api.participant(&p, refs.institution("nauru-ministry-climate-change")?, "implementing")
+    b.project_to(ProjectStatus::Active).await?;
+    let charter = b
+        .milestone("Dialogue charter drafted", "对话机制章程起草完成", 200)
         .await?;
-    api.project_to(&p, "active").await?;
-    let charter = api
-        .milestone(&p, "Dialogue charter drafted", "对话机制章程起草完成", 200)
-        .await?;
-    api.achieve(&charter, 205, "charter draft circulated to partners")
-        .await?;
-    api.milestone(
-        &p,
+    b.achieve(charter, 205, "charter draft circulated to partners").await?;
+    b.milestone(
         "Second China–Pacific climate dialogue",
         "第二届中国—太平洋岛国气候对话",
         -150,
     )
     .await?;
-    api.project_to(&p, "on_hold").await
+    b.project_to(ProjectStatus::OnHold).await?;
+    Ok(None)
 }

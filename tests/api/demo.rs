@@ -56,7 +56,6 @@ async fn seed_demo_run_twice_changes_nothing_the_second_time() {
         let first = climate_tracker::seed::demo(&app.db).await.expect("seed demo");
         assert_eq!((first.contributions, first.projects), (2, 5), "{}", app.backend);
         assert!(first.reference > 0, "the reference data comes first");
-        assert!(!first.no_live_admin, "the test's admin token is still live");
         let before = snapshot(&app).await;
 
         let second = climate_tracker::seed::demo(&app.db).await.expect("seed demo again");
@@ -206,42 +205,53 @@ async fn every_demo_record_is_marked_as_a_sample() {
 }
 
 #[tokio::test]
-async fn the_seed_token_is_revoked_and_its_writes_are_audited_under_its_name() {
+async fn the_demo_is_audited_as_the_system_and_its_report_under_a_revoked_partner_token() {
     each_backend(|app| async move {
         climate_tracker::seed::demo(&app.db).await.expect("seed demo");
-        let tokens = items(&app, "/api/v1/tokens?limit=200").await;
-        let seed: Vec<&Value> = tokens
+        let events = items(&app, "/api/v1/audit-events?limit=200").await;
+        let by_system: Vec<&Value> = events
             .iter()
-            .filter(|t| t["name"].as_str().unwrap_or("").starts_with("seed demo"))
+            .filter(|e| e["token_name"] == "system:seed" && e["token_id"].is_null())
             .collect();
-        assert_eq!(seed.len(), 1, "{tokens:?}");
-        assert!(!seed[0]["revoked_at"].is_null(), "revoked after use");
-        let events = items(
-            &app,
-            &format!(
-                "/api/v1/audit-events?actor={}&limit=200",
-                seed[0]["id"].as_str().unwrap_or("")
-            ),
-        )
-        .await;
         assert!(
-            events.len() > 50,
-            "the seed's changes are audited under its token: {}",
-            events.len()
+            by_system.len() > 50,
+            "the seed's changes are audited as the system: {}",
+            by_system.len()
         );
         assert!(
-            events.iter().any(|e| e["entity_type"] == "disbursement"),
+            by_system.iter().any(|e| e["entity_type"] == "disbursement"),
             "payments too"
         );
+
+        // The one progress report needs a token to name its author: a partner
+        // token made for it, revoked after use; no other token is made.
+        let tokens = items(&app, "/api/v1/tokens?limit=200").await;
+        let names: Vec<&str> = tokens.iter().filter_map(|t| t["name"].as_str()).collect();
+        assert_eq!(names, ["test admin", "sample partner (Sample data)"], "{}", app.backend);
+        let partner = &tokens[1];
+        assert_eq!(partner["role"], "partner");
+        assert!(!partner["institution_id"].is_null(), "bound to the reporting partner");
+        assert!(!partner["revoked_at"].is_null(), "revoked after use");
+        let id = partner["id"].as_str().unwrap_or("");
+        let reports = items(&app, &format!("/api/v1/audit-events?actor={id}&limit=200")).await;
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        assert_eq!(reports[0]["entity_type"], "progress_report");
+        assert_eq!(reports[0]["after"]["reported_by"], partner["id"]);
+        let managed = |action: &str| {
+            by_system
+                .iter()
+                .any(|e| e["entity_type"] == "token" && e["entity_id"] == partner["id"] && e["action"] == action)
+        };
+        assert!(managed("create") && managed("revoke"), "the system made and revoked it");
     })
     .await;
 }
 
 #[tokio::test]
-async fn on_a_database_without_another_admin_the_seed_token_is_revoked_all_the_same() {
+async fn on_a_database_without_a_live_token_the_demo_is_built_and_leaves_none() {
     use climate_tracker::entities::token;
     each_backend(|app| async move {
-        // Only the test's own admin exists; revoke it so the seed's token is the last admin.
+        // Only the test's own admin exists; revoke it: the demo needs no token of its own.
         let live = token::Entity::find()
             .filter(token::Column::RevokedAt.is_null())
             .all(&app.db)
@@ -253,14 +263,16 @@ async fn on_a_database_without_another_admin_the_seed_token_is_revoked_all_the_s
             row.update(&app.db).await.expect("revoke");
         }
         let added = climate_tracker::seed::demo(&app.db).await.expect("seed demo");
-        assert!(added.no_live_admin, "the operator is told to make an admin token");
         assert_eq!(added.projects, 5);
         let live = token::Entity::find()
             .filter(token::Column::RevokedAt.is_null())
             .count(&app.db)
             .await
             .expect("count");
-        assert_eq!(live, 0, "no token with a forgotten secret is left live");
+        assert_eq!(
+            live, 0,
+            "the report's partner token, whose secret is dropped, is not left live"
+        );
     })
     .await;
 }
