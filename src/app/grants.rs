@@ -12,7 +12,7 @@ use super::versioned::{self, Expected, How, Record};
 use super::{AppError, AppResult, Change, UnitOfWork, stored_money, to_json};
 use crate::domain::ledger::{Movement, check_payable, grant_movement};
 use crate::domain::status::{GrantStatus, MilestoneStatus};
-use crate::domain::{Code, Currency, Line, LongText, Money, Note, ShortText};
+use crate::domain::{Code, Currency, ExchangeRate, Line, LongText, Money, Note, PositiveMoney, ShortText};
 use crate::entities::{disbursement, grant, milestone, participant, project, tranche};
 use crate::store::books::{Books, Links};
 use crate::store::outbox::{Audience, NewEvent};
@@ -166,8 +166,8 @@ pub struct New {
     pub recipient_institution_id: Uuid,
     pub title: ShortText,
     pub purpose: Option<LongText>,
-    /// Positive, in the fund's currency.
-    pub amount: Money,
+    /// In the fund's currency.
+    pub amount: PositiveMoney,
 }
 
 /// Absent fields (`None`) stay; `Some(None)` clears an optional one.
@@ -177,24 +177,25 @@ pub struct Changes {
     pub recipient_institution_id: Option<Uuid>,
     pub title: Option<ShortText>,
     pub purpose: Option<Option<LongText>>,
-    pub amount: Option<Money>,
+    pub amount: Option<PositiveMoney>,
 }
 
 pub struct NewTranche {
-    pub amount: Money,
+    pub amount: PositiveMoney,
     pub due_on: Option<NaiveDate>,
     /// A milestone of the grant's project; the tranche is payable once it is achieved.
     pub milestone_id: Option<Uuid>,
 }
 
 pub struct NewDisbursement {
-    pub amount: Money,
+    pub amount: PositiveMoney,
     pub paid_on: NaiveDate,
     pub tranche_id: Option<Uuid>,
     pub reference: Option<Line>,
-    pub local_amount: Option<Money>,
-    /// A positive decimal string, checked by the caller.
-    pub exchange_rate: Option<String>,
+    /// What the recipient received, in the currency actually paid.
+    pub local_amount: Option<PositiveMoney>,
+    /// Only with `local_amount`.
+    pub exchange_rate: Option<ExchangeRate>,
 }
 
 const DUPLICATE: &str = "a grant with this code already exists";
@@ -268,13 +269,14 @@ async fn paid_on_tranche(db: &impl ConnectionTrait, tranche_id: Uuid) -> AppResu
 
 pub async fn create(uow: &mut UnitOfWork, new: New) -> AppResult<Grant> {
     uow.actor().require_admin()?;
+    let amount = new.amount.money();
     let books = Books::open(uow.db(), new.fund_id)
         .await
         .map_err(|e| match AppError::from(e) {
             AppError::NotFound => AppError::field("fund_id", "no fund has this id"),
             other => other,
         })?;
-    check_currency(books.currency, new.amount, "amount")?;
+    check_currency(books.currency, amount, "amount")?;
     if project::Entity::find_by_id(new.project_id).count(uow.db()).await? == 0 {
         return Err(AppError::field("project_id", "no project has this id"));
     }
@@ -288,8 +290,8 @@ pub async fn create(uow: &mut UnitOfWork, new: New) -> AppResult<Grant> {
         recipient_institution_id: Set(new.recipient_institution_id),
         title: Set(to_json(&new.title)),
         purpose: Set(new.purpose.as_ref().map(to_json)),
-        amount_minor: Set(new.amount.minor()),
-        currency: Set(new.amount.currency().code().to_owned()),
+        amount_minor: Set(amount.minor()),
+        currency: Set(amount.currency().code().to_owned()),
         status: Set(GrantStatus::Draft),
         decided_on: Set(None),
         disbursed_minor: Set(0),
@@ -321,7 +323,8 @@ pub async fn update(uow: &mut UnitOfWork, id: Uuid, expected: Expected, c: Chang
             ),
         ));
     }
-    if let Some(amount) = c.amount {
+    let amount = c.amount.map(PositiveMoney::money);
+    if let Some(amount) = amount {
         check_currency(stored_currency(&current)?, amount, "amount")?;
         if tranches_total(uow.db(), id).await? > amount.minor() {
             return Err(AppError::conflict(
@@ -334,7 +337,7 @@ pub async fn update(uow: &mut UnitOfWork, id: Uuid, expected: Expected, c: Chang
         check_recipient(uow.db(), current.project_id, recipient).await?;
     }
     let (_, view) = versioned::update(uow, current, expected, How::Update, |row| {
-        if let Some(amount) = c.amount {
+        if let Some(amount) = amount {
             row.amount_minor = Set(amount.minor());
         }
         if let Some(recipient) = c.recipient_institution_id {
@@ -389,6 +392,7 @@ pub async fn transition(uow: &mut UnitOfWork, id: Uuid, to: GrantStatus, note: O
 
 /// Plans a payment. The tranches of a grant never sum past its amount.
 pub async fn add_tranche(uow: &mut UnitOfWork, grant_id: Uuid, new: NewTranche) -> AppResult<Tranche> {
+    let amount = new.amount.money();
     let actor = uow.actor();
     let current = seen_then(access::grant(uow.db(), actor, grant_id, Lock::Exclusive).await, || {
         actor.require_admin()
@@ -400,7 +404,7 @@ pub async fn add_tranche(uow: &mut UnitOfWork, grant_id: Uuid, new: NewTranche) 
             format!("a {} grant takes no new tranches", status.as_str()),
         ));
     }
-    check_currency(stored_currency(&current)?, new.amount, "amount")?;
+    check_currency(stored_currency(&current)?, amount, "amount")?;
     if let Some(m) = new.milestone_id {
         let found = milestone::Entity::find_by_id(m)
             .filter(milestone::Column::ProjectId.eq(current.project_id))
@@ -415,7 +419,7 @@ pub async fn add_tranche(uow: &mut UnitOfWork, grant_id: Uuid, new: NewTranche) 
     }
     let planned = tranches_total(uow.db(), grant_id).await?;
     if planned
-        .checked_add(new.amount.minor())
+        .checked_add(amount.minor())
         .is_none_or(|t| t > current.amount_minor)
     {
         return Err(AppError::conflict(
@@ -429,8 +433,8 @@ pub async fn add_tranche(uow: &mut UnitOfWork, grant_id: Uuid, new: NewTranche) 
     let row = tranche::ActiveModel {
         id: Set(Uuid::now_v7()),
         grant_id: Set(grant_id),
-        amount_minor: Set(new.amount.minor()),
-        currency: Set(new.amount.currency().code().to_owned()),
+        amount_minor: Set(amount.minor()),
+        currency: Set(amount.currency().code().to_owned()),
         due_on: Set(new.due_on),
         milestone_id: Set(new.milestone_id),
         created_at: Set(Utc::now()),
@@ -480,6 +484,11 @@ async fn set_disbursed(uow: &UnitOfWork, g: grant::Model, disbursed: i64, status
 /// approved grant active. Net disbursed never passes the award (409
 /// `over_disbursement`), nor a tranche's.
 pub async fn disburse(uow: &mut UnitOfWork, grant_id: Uuid, new: NewDisbursement) -> AppResult<Disbursement> {
+    if new.exchange_rate.is_some() && new.local_amount.is_none() {
+        return Err(AppError::field("local_amount", "is required with exchange_rate"));
+    }
+    let amount = new.amount.money();
+    let local_amount = new.local_amount.map(PositiveMoney::money);
     let (mut books, current) = lock_for_money(uow, grant_id).await?;
     uow.hold_project(current.project_id).await?;
     let status = current.status;
@@ -492,24 +501,24 @@ pub async fn disburse(uow: &mut UnitOfWork, grant_id: Uuid, new: NewDisbursement
             ),
         ));
     }
-    check_currency(books.currency, new.amount, "amount")?;
+    check_currency(books.currency, amount, "amount")?;
     if let Some(t) = new.tranche_id {
-        check_tranche(uow.db(), &current, t, new.amount.minor()).await?;
+        check_tranche(uow.db(), &current, t, amount.minor()).await?;
     }
-    check_payable(current.amount_minor, current.disbursed_minor, new.amount.minor())?;
+    check_payable(current.amount_minor, current.disbursed_minor, amount.minor())?;
 
     let row = disbursement::ActiveModel {
         id: Set(Uuid::now_v7()),
         grant_id: Set(grant_id),
         fund_id: Set(current.fund_id),
         tranche_id: Set(new.tranche_id),
-        amount_minor: Set(new.amount.minor()),
-        currency: Set(new.amount.currency().code().to_owned()),
+        amount_minor: Set(amount.minor()),
+        currency: Set(amount.currency().code().to_owned()),
         paid_on: Set(new.paid_on),
         reference: Set(new.reference.map(Line::into_string)),
-        local_amount_minor: Set(new.local_amount.map(Money::minor)),
-        local_currency: Set(new.local_amount.map(|m| m.currency().code().to_owned())),
-        exchange_rate: Set(new.exchange_rate),
+        local_amount_minor: Set(local_amount.map(Money::minor)),
+        local_currency: Set(local_amount.map(|m| m.currency().code().to_owned())),
+        exchange_rate: Set(new.exchange_rate.map(String::from)),
         reversal_of: Set(None),
         reason: Set(None),
         created_at: Set(Utc::now()),
@@ -522,10 +531,10 @@ pub async fn disburse(uow: &mut UnitOfWork, grant_id: Uuid, new: NewDisbursement
         ..Links::default()
     };
     books
-        .post(uow.db(), Movement::Disbursement(new.amount.minor()), new.paid_on, links)
+        .post(uow.db(), Movement::Disbursement(amount.minor()), new.paid_on, links)
         .await?;
     let seen_by = audience(&current);
-    let disbursed = current.disbursed_minor + new.amount.minor();
+    let disbursed = current.disbursed_minor + amount.minor();
     set_disbursed(uow, current, disbursed, status.after_payment()).await?;
     let view = Disbursement::try_from(row)?;
     uow.record(Change::created("disbursement", view.id, &view).seen_by(seen_by));

@@ -4,7 +4,7 @@
 use super::institutions::check_reference;
 use super::{AppError, AppResult, Change, UnitOfWork, stored_money};
 use crate::domain::ledger::Movement;
-use crate::domain::{Currency, Line, Money};
+use crate::domain::{Currency, Line, Money, PositiveMoney};
 use crate::entities::contribution;
 use crate::store::books::{Books, Links};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -58,16 +58,16 @@ pub fn check_currency(fund: Currency, money: Money, field: &str) -> AppResult<()
 
 pub struct NewContribution {
     pub contributor_institution_id: Uuid,
-    /// Positive.
-    pub amount: Money,
+    pub amount: PositiveMoney,
     pub received_on: NaiveDate,
     pub reference: Option<Line>,
 }
 
 pub async fn contribute(uow: &mut UnitOfWork, fund_id: Uuid, new: NewContribution) -> AppResult<Contribution> {
     uow.actor().require_admin()?;
+    let amount = new.amount.money();
     let mut books = Books::open(uow.db(), fund_id).await?;
-    check_currency(books.currency, new.amount, "amount")?;
+    check_currency(books.currency, amount, "amount")?;
     check_reference(
         uow.db(),
         "contributor_institution_id",
@@ -78,8 +78,8 @@ pub async fn contribute(uow: &mut UnitOfWork, fund_id: Uuid, new: NewContributio
         id: Set(Uuid::now_v7()),
         fund_id: Set(fund_id),
         contributor_institution_id: Set(new.contributor_institution_id),
-        amount_minor: Set(new.amount.minor()),
-        currency: Set(new.amount.currency().code().to_owned()),
+        amount_minor: Set(amount.minor()),
+        currency: Set(amount.currency().code().to_owned()),
         received_on: Set(new.received_on),
         reference: Set(new.reference.map(Line::into_string)),
         created_at: Set(Utc::now()),
@@ -91,12 +91,7 @@ pub async fn contribute(uow: &mut UnitOfWork, fund_id: Uuid, new: NewContributio
         ..Links::default()
     };
     books
-        .post(
-            uow.db(),
-            Movement::Contribution(new.amount.minor()),
-            new.received_on,
-            links,
-        )
+        .post(uow.db(), Movement::Contribution(amount.minor()), new.received_on, links)
         .await?;
     let view = Contribution::try_from(row)?;
     uow.record(Change::created("contribution", view.id, &view));

@@ -14,5 +14,5 @@ pub mod text;
 
 pub use codes::{Code, CountryCode};
 pub use date::Date;
-pub use money::{Currency, Money};
+pub use money::{Currency, ExchangeRate, Money, PositiveMoney};
 pub use text::{FocusArea, Line, LocalizedText, LongText, Note, ShortText};

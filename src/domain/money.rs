@@ -206,6 +206,39 @@ impl From<PositiveMoney> for Money {
     }
 }
 
+/// Units of the currency actually paid per unit of the fund's currency,
+/// as the payer recorded it: a positive decimal string such as `"0.3251"`,
+/// kept exactly as given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, pattern = r"^[0-9]{1,20}(\.[0-9]{1,11})?$", example = "0.3251")]
+pub struct ExchangeRate(String);
+
+impl ExchangeRate {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ExchangeRate {
+    type Error = String;
+    fn try_from(rate: String) -> Result<Self, String> {
+        let (whole, frac) = rate.split_once('.').unwrap_or((&rate, ""));
+        let digits = |s: &str, most: usize| (1..=most).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+        let shaped = digits(whole, 20) && (!rate.contains('.') || digits(frac, 10));
+        match rate.parse::<Decimal>() {
+            Ok(d) if shaped && d > Decimal::ZERO => Ok(ExchangeRate(rate)),
+            _ => Err("must be a positive decimal string such as \"0.3251\"".into()),
+        }
+    }
+}
+
+impl From<ExchangeRate> for String {
+    fn from(r: ExchangeRate) -> String {
+        r.0
+    }
+}
+
 /// Both money types are documented as the one `Money` JSON object.
 macro_rules! money_schema {
     ($t:ty) => {
@@ -333,6 +366,16 @@ mod tests {
                 .ok()
                 .and_then(|m| PositiveMoney::try_from(m).ok());
             assert_eq!(parsed.is_some(), positive, "parser on {amount}");
+        }
+    }
+
+    #[test]
+    fn exchange_rates_are_positive_decimal_strings_kept_as_given() {
+        for good in ["0.3251", "1", "7.10", "0.0000000001"] {
+            assert_eq!(ExchangeRate::try_from(good.to_owned()).unwrap().as_str(), good);
+        }
+        for bad in ["0", "0.0", "-1", "1.", ".5", "1e3", " 1", "1,5", "", "0.00000000001"] {
+            assert!(ExchangeRate::try_from(bad.to_owned()).is_err(), "{bad} accepted");
         }
     }
 

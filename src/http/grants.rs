@@ -12,12 +12,11 @@ use super::reply::{Reply, Versioned};
 use crate::app::access::{self, Lock};
 use crate::app::grants::{self, Disbursement, Grant, Tranche};
 use crate::domain::Date;
-use crate::domain::money::PositiveMoney;
+use crate::domain::money::{ExchangeRate, PositiveMoney};
 use crate::domain::status::GrantStatus;
 use crate::domain::{Code, Line, LongText, Note, ShortText};
 use crate::entities::{disbursement, grant, tranche};
 use axum::extract::State;
-use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -117,7 +116,7 @@ crate::input! {
         tranche_id: Option<Uuid>,
         reference: Option<Line>,
         local_amount: Option<PositiveMoney>,
-        exchange_rate: Option<String>,
+        exchange_rate: Option<ExchangeRate>,
     }
 }
 
@@ -212,7 +211,7 @@ async fn create(
     let recipient = v.required("recipient_institution_id", body.recipient_institution_id);
     let title = v.required("title", body.title);
     let purpose = v.optional("purpose", body.purpose);
-    let amount = v.required("amount", body.amount).map(PositiveMoney::money);
+    let amount = v.required("amount", body.amount);
     let (Some(fund_id), Some(project_id), Some(recipient), Some(title), Some(amount)) =
         (fund_id, project_id, recipient, title, amount)
     else {
@@ -260,7 +259,7 @@ async fn patch(
         recipient_institution_id: v.change("recipient_institution_id", body.recipient_institution_id),
         title: v.change("title", body.title),
         purpose: v.change_nullable("purpose", body.purpose),
-        amount: v.change("amount", body.amount).map(PositiveMoney::money),
+        amount: v.change("amount", body.amount),
     };
     v.finish()?;
 
@@ -326,7 +325,7 @@ async fn add_tranche(
     Path(id): Path<Uuid>,
     Input(body, mut v): Input<NewTranche>,
 ) -> ApiResult<Reply> {
-    let amount = v.required("amount", body.amount).map(PositiveMoney::money);
+    let amount = v.required("amount", body.amount);
     let due_on = v.optional("due_on", body.due_on).map(Date::naive);
     let milestone_id = v.optional("milestone_id", body.milestone_id);
     let Some(amount) = amount else {
@@ -370,15 +369,6 @@ async fn list_disbursements(
     Ok(axum::Json(page.transpose()?))
 }
 
-/// A positive decimal string such as `"0.3251"`.
-fn parse_rate(rate: &str) -> Result<String, String> {
-    let well_formed = rate.len() <= 32 && rate.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    match rate.parse::<Decimal>() {
-        Ok(d) if well_formed && d > Decimal::ZERO => Ok(rate.to_owned()),
-        _ => Err("must be a positive decimal string such as \"0.3251\"".into()),
-    }
-}
-
 #[utoipa::path(post, path = "/grants/{id}/disbursements", tag = "grants", request_body = NewDisbursement, params(("id" = Uuid, Path)),
     responses(
         (status = 201, description = "Paid, with a ledger entry; the first payment makes an approved grant active", body = Disbursement, headers(("Location" = String))),
@@ -390,19 +380,12 @@ async fn disburse(
     Path(id): Path<Uuid>,
     Input(body, mut v): Input<NewDisbursement>,
 ) -> ApiResult<Reply> {
-    let amount = v.required("amount", body.amount).map(PositiveMoney::money);
+    let amount = v.required("amount", body.amount);
     let paid_on = v.required("paid_on", body.paid_on).map(Date::naive);
     let tranche_id = v.optional("tranche_id", body.tranche_id);
     let reference = v.optional("reference", body.reference);
-    let local_amount = v.optional("local_amount", body.local_amount).map(PositiveMoney::money);
+    let local_amount = v.optional("local_amount", body.local_amount);
     let rate = v.optional("exchange_rate", body.exchange_rate);
-    let rate = match rate.map(|r| parse_rate(&r)) {
-        Some(Err(e)) => {
-            v.check(false, "exchange_rate", &e);
-            None
-        }
-        other => other.and_then(Result::ok),
-    };
     v.check(
         rate.is_none() || local_amount.is_some(),
         "local_amount",

@@ -171,7 +171,7 @@ async fn contribute(
 ) -> ApiResult<Reply> {
     caller.require_admin()?;
     let contributor = v.required("contributor_institution_id", body.contributor_institution_id);
-    let amount = v.required("amount", body.amount).map(PositiveMoney::money);
+    let amount = v.required("amount", body.amount);
     let received_on = v.required("received_on", body.received_on).map(Date::naive);
     let reference = v.optional("reference", body.reference);
     let (Some(contributor), Some(amount), Some(received_on)) = (contributor, amount, received_on) else {

@@ -22,7 +22,7 @@ use super::ACTOR;
 use crate::app::milestones::{NewReport, Percent};
 use crate::app::{self, Actor, AppError, UnitOfWork};
 use crate::domain::kinds::{ParticipantRole, RioMarkers, RioScore, Role, Sector};
-use crate::domain::money::PositiveMoney;
+use crate::domain::money::{ExchangeRate, PositiveMoney};
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 use crate::domain::text::Plain;
 use crate::domain::{Code, CountryCode, Currency, LocalizedText, Money};
@@ -408,29 +408,21 @@ fn percent(p: i64) -> DemoResult<Percent> {
     parsed("progress percent", &p.to_string(), p.try_into())
 }
 
-/// Money that is paid, awarded or contributed: positive, as the API requires.
-fn money(amount: &str, currency: &str) -> DemoResult<Money> {
+/// Money that is paid, awarded or contributed: positive, as the use cases require.
+fn money(amount: &str, currency: &str) -> DemoResult<PositiveMoney> {
     let currency: Currency = parsed("currency", currency, currency.parse())?;
     let money = parsed("amount", amount, Money::parse(amount, currency))?;
-    parsed(
-        "amount",
-        amount,
-        PositiveMoney::try_from(money).map(PositiveMoney::money),
-    )
+    parsed("amount", amount, PositiveMoney::try_from(money))
 }
 
 /// Money of the fund, in yuan.
-fn cny(amount: &str) -> DemoResult<Money> {
+fn cny(amount: &str) -> DemoResult<PositiveMoney> {
     money(amount, "CNY")
 }
 
-/// Units of the local currency per unit of the fund's: a positive decimal.
-fn exchange_rate(rate: &str) -> DemoResult<String> {
-    let positive = rate
-        .parse::<rust_decimal::Decimal>()
-        .is_ok_and(|d| d > rust_decimal::Decimal::ZERO);
-    let message = "must be a positive decimal such as \"0.3251\"".to_owned();
-    parsed("exchange rate", rate, positive.then(|| rate.to_owned()).ok_or(message))
+/// Units of the local currency per unit of the fund's.
+fn exchange_rate(rate: &str) -> DemoResult<ExchangeRate> {
+    parsed("exchange rate", rate, ExchangeRate::try_from(rate.to_owned()))
 }
 
 /// The day `days_ago` days before today (UTC); negative is in the future.

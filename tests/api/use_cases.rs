@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use climate_tracker::app::{self, Actor, AppError, AppResult, UnitOfWork};
 use climate_tracker::domain::kinds::{InstitutionKind, ParticipantRole, RioMarkers, Sector};
 use climate_tracker::domain::status::{GrantStatus, MilestoneStatus};
-use climate_tracker::domain::{Currency, Money, Note, ShortText};
+use climate_tracker::domain::{Currency, ExchangeRate, Money, Note, PositiveMoney, ShortText};
 use climate_tracker::store::books::Books;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
@@ -18,8 +18,13 @@ fn text(en: &str) -> ShortText {
     ShortText::try_from(std::collections::BTreeMap::from([("en".to_owned(), en.to_owned())])).unwrap()
 }
 
-fn cny(amount: &str) -> Money {
-    Money::parse(amount, "CNY".parse::<Currency>().unwrap()).unwrap()
+fn cny(amount: &str) -> PositiveMoney {
+    money(amount, "CNY")
+}
+
+fn money(amount: &str, currency: &str) -> PositiveMoney {
+    let m = Money::parse(amount, currency.parse::<Currency>().unwrap()).unwrap();
+    PositiveMoney::try_from(m).unwrap()
 }
 
 fn day(s: &str) -> NaiveDate {
@@ -325,6 +330,29 @@ async fn tranches_never_sum_past_the_grant_and_wait_for_their_milestone() {
 }
 
 #[tokio::test]
+async fn an_exchange_rate_needs_the_local_amount_it_converts() {
+    each_backend(|app: TestApp| async move {
+        let db = &app.db;
+        let s = setup(db, "100.00").await;
+        let g = approved(db, &s, "50.00").await;
+        let new = app::grants::NewDisbursement {
+            amount: cny("10.00"),
+            paid_on: day("2025-03-01"),
+            tranche_id: None,
+            reference: None,
+            local_amount: None,
+            exchange_rate: Some(ExchangeRate::try_from("0.3251".to_owned()).unwrap()),
+        };
+        match run(db, async |u| app::grants::disburse(u, g, new).await).await {
+            Err(AppError::Invalid(errors)) => assert_eq!(errors[0].field, "local_amount"),
+            other => panic!("expected 422, got {other:?}"),
+        }
+        assert_eq!(books(db, s.fund).await, (5000, 5000, 0));
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn money_of_another_currency_is_refused_on_its_field() {
     each_backend(|app: TestApp| async move {
         let db = &app.db;
@@ -336,7 +364,7 @@ async fn money_of_another_currency_is_refused_on_its_field() {
             recipient_institution_id: s.recipient,
             title: text("Panels"),
             purpose: None,
-            amount: Money::parse("10.00", "USD".parse().unwrap()).unwrap(),
+            amount: money("10.00", "USD"),
         };
         match run(db, async |u| app::grants::create(u, new).await).await {
             Err(AppError::Invalid(errors)) => assert_eq!(errors[0].field, "amount.currency"),
