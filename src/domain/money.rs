@@ -211,7 +211,7 @@ impl From<PositiveMoney> for Money {
 /// kept exactly as given.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, pattern = r"^[0-9]{1,20}(\.[0-9]{1,11})?$", example = "0.3251")]
+#[schema(value_type = String, pattern = r"^[0-9]{1,20}(\.[0-9]{1,10})?$", example = "0.3251")]
 pub struct ExchangeRate(String);
 
 impl ExchangeRate {
