@@ -7,6 +7,15 @@
 //! `check_payable`, and the ledger is written with its running balances,
 //! so `summary == fold(ledger)` holds exactly as for data made through the
 //! API. Rows are written in batches for speed.
+//!
+//! This is the one writer that does not go through `app`'s use cases, on
+//! purpose: scale 10 is about 1.4 million rows, and a unit of work per
+//! change (each taking the audit chain's and the outbox's locks, and
+//! re-counting its project's tallies) would take hours instead of about a
+//! minute and a half. So synthetic data has no audit events and no outbox
+//! events, and its tallies are counted afresh once at the end
+//! (`tallies::mark_stale` then `rebuild_stale`). It is benchmark data, never
+//! a fund's records.
 
 use crate::domain::kinds::{InstitutionKind, ParticipantRole, Sector};
 use crate::domain::ledger::{Balances, Movement, check_payable};

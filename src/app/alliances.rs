@@ -5,7 +5,7 @@
 //! alliance is active at a time (the unique index `memberships_one_active`).
 
 use super::institutions::check_reference;
-use super::versioned::{self, Expected, How, Record};
+use super::versioned::{self, Expected, How, record};
 use super::{AppError, AppResult, Change, UnitOfWork, to_json};
 use crate::domain::kinds::MemberRole;
 use crate::domain::{Code, FocusArea, LongText, ShortText};
@@ -55,21 +55,7 @@ impl From<alliance::Model> for Alliance {
     }
 }
 
-impl Record for alliance::Model {
-    type Entity = alliance::Entity;
-    type Row = alliance::ActiveModel;
-    type View = Alliance;
-    const KIND: &'static str = "alliance";
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn view(self) -> AppResult<Alliance> {
-        Ok(self.into())
-    }
-}
+record!(alliance => Alliance, "alliance");
 
 /// The membership of an institution in an alliance; `left_on` is set once it ended.
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,21 +88,7 @@ impl From<membership::Model> for Membership {
     }
 }
 
-impl Record for membership::Model {
-    type Entity = membership::Entity;
-    type Row = membership::ActiveModel;
-    type View = Membership;
-    const KIND: &'static str = "membership";
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn view(self) -> AppResult<Membership> {
-        Ok(self.into())
-    }
-}
+record!(membership => Membership, "membership");
 
 /// Focus areas as stored: distinct, in the order given.
 pub fn focus_json(areas: Vec<FocusArea>) -> serde_json::Value {

@@ -93,6 +93,13 @@ impl AppError {
     }
 }
 
+/// A view made with `From` cannot fail (for [`super::versioned::record!`]).
+impl From<std::convert::Infallible> for AppError {
+    fn from(never: std::convert::Infallible) -> AppError {
+        match never {}
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> AppError {
         match e {

@@ -2,7 +2,7 @@
 
 use super::alliances::focus_json;
 use super::institutions::check_reference;
-use super::versioned::{self, Expected, How, Record};
+use super::versioned::{self, Expected, How, record};
 use super::{AppError, AppResult, Change, UnitOfWork, to_json};
 use crate::domain::{Code, Currency, FocusArea, ShortText};
 use crate::entities::fund;
@@ -50,21 +50,7 @@ impl From<fund::Model> for Fund {
     }
 }
 
-impl Record for fund::Model {
-    type Entity = fund::Entity;
-    type Row = fund::ActiveModel;
-    type View = Fund;
-    const KIND: &'static str = "fund";
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn view(self) -> AppResult<Fund> {
-        Ok(self.into())
-    }
-}
+record!(fund => Fund, "fund");
 
 pub struct New {
     pub code: Code,

@@ -8,7 +8,7 @@
 
 use super::access::{self, Lock, seen_then};
 use super::ledger::check_currency;
-use super::versioned::{self, Expected, How, Record};
+use super::versioned::{self, Expected, How, record};
 use super::{AppError, AppResult, Change, UnitOfWork, stored_money, to_json};
 use crate::domain::ledger::{Movement, check_payable, grant_movement};
 use crate::domain::status::{GrantStatus, MilestoneStatus};
@@ -72,24 +72,7 @@ impl TryFrom<grant::Model> for Grant {
     }
 }
 
-impl Record for grant::Model {
-    type Entity = grant::Entity;
-    type Row = grant::ActiveModel;
-    type View = Grant;
-    const KIND: &'static str = KIND;
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn audience(&self) -> Audience {
-        audience(self)
-    }
-    fn view(self) -> AppResult<Grant> {
-        self.try_into()
-    }
-}
+record!(grant => Grant, KIND, audience = audience);
 
 /// A planned payment of a grant, optionally tied to a milestone.
 #[derive(Debug, Serialize, ToSchema)]

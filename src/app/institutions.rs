@@ -1,6 +1,6 @@
 //! The partner registry: institutions.
 
-use super::versioned::{self, Expected, How, Record};
+use super::versioned::{self, Expected, How, record};
 use super::{AppError, AppResult, Change, UnitOfWork, to_json};
 use crate::domain::kinds::InstitutionKind;
 use crate::domain::{Code, CountryCode, Line, ShortText};
@@ -52,21 +52,7 @@ impl From<institution::Model> for Institution {
     }
 }
 
-impl Record for institution::Model {
-    type Entity = institution::Entity;
-    type Row = institution::ActiveModel;
-    type View = Institution;
-    const KIND: &'static str = KIND;
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn view(self) -> AppResult<Institution> {
-        Ok(self.into())
-    }
-}
+record!(institution => Institution, KIND);
 
 pub struct New {
     pub code: Option<Code>,

@@ -2,7 +2,7 @@
 //! state, and the progress reports partners post.
 
 use super::access::{self, Lock, seen_then};
-use super::versioned::{self, Expected, How, Record};
+use super::versioned::{self, Expected, How, record};
 use super::{AppError, AppResult, Change, UnitOfWork, to_json};
 use crate::domain::kinds::Role;
 use crate::domain::status::MilestoneStatus;
@@ -67,27 +67,10 @@ impl From<milestone::Model> for Milestone {
     }
 }
 
-impl Record for milestone::Model {
-    type Entity = milestone::Entity;
-    type Row = milestone::ActiveModel;
-    type View = Milestone;
-    const KIND: &'static str = KIND;
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn audience(&self) -> Audience {
-        Audience {
-            project_id: Some(self.project_id),
-            recipient_id: None,
-        }
-    }
-    fn view(self) -> AppResult<Milestone> {
-        Ok(self.into())
-    }
-}
+record!(milestone => Milestone, KIND, audience = |m: &milestone::Model| Audience {
+    project_id: Some(m.project_id),
+    recipient_id: None,
+});
 
 /// A progress report on a milestone.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,7 +1,7 @@
 //! Cooperation projects, their participants and their life cycle.
 
 use super::access::{self, Lock, seen_then};
-use super::versioned::{self, Expected, How, Record};
+use super::versioned::{self, Expected, How, record};
 use super::{AppError, AppResult, Change, UnitOfWork, to_json};
 use crate::domain::kinds::{ParticipantRole, RioMarkers, Sector};
 use crate::domain::status::ProjectStatus;
@@ -76,27 +76,10 @@ impl From<project::Model> for Project {
     }
 }
 
-impl Record for project::Model {
-    type Entity = project::Entity;
-    type Row = project::ActiveModel;
-    type View = Project;
-    const KIND: &'static str = KIND;
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn id(&self) -> Uuid {
-        self.id
-    }
-    fn audience(&self) -> Audience {
-        Audience {
-            project_id: Some(self.id),
-            recipient_id: None,
-        }
-    }
-    fn view(self) -> AppResult<Project> {
-        Ok(self.into())
-    }
-}
+record!(project => Project, KIND, audience = |p: &project::Model| Audience {
+    project_id: Some(p.id),
+    recipient_id: None,
+});
 
 /// A participant of a project.
 #[derive(Debug, Serialize, ToSchema)]

@@ -49,6 +49,33 @@ pub trait Record: Clone + Send + Sync + 'static {
     fn view(self) -> AppResult<Self::View>;
 }
 
+/// The [`Record`] of an entity module whose rows carry `id` and `version`
+/// and whose view is `From`/`TryFrom` the row; `audience` names the
+/// partners who may read its events (default: staff only).
+macro_rules! record {
+    ($entity:ident => $view:ty, $kind:expr $(, audience = $audience:expr)?) => {
+        impl $crate::app::versioned::Record for $entity::Model {
+            type Entity = $entity::Entity;
+            type Row = $entity::ActiveModel;
+            type View = $view;
+            const KIND: &'static str = $kind;
+            fn version(&self) -> i32 {
+                self.version
+            }
+            fn id(&self) -> uuid::Uuid {
+                self.id
+            }
+            $(fn audience(&self) -> $crate::store::outbox::Audience {
+                ($audience)(self)
+            })?
+            fn view(self) -> $crate::app::AppResult<$view> {
+                <$view>::try_from(self).map_err(Into::into)
+            }
+        }
+    };
+}
+pub(crate) use record;
+
 /// What kind of change an update is, for the audit trail and the outbox.
 #[derive(Clone, Copy, Debug)]
 pub enum How<'a> {
