@@ -90,6 +90,8 @@ pub async fn reference(db: &DatabaseConnection) -> Result<usize, AppError> {
                     city: i.city,
                     website: None,
                     iati_org_id: None,
+                    time_zone: None,
+                    contact_email: None,
                 };
                 added += 1;
                 app::institutions::create(&mut uow, new).await?.id

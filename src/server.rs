@@ -49,6 +49,7 @@ pub async fn serve(url: &str, settings: Serve) -> Result<(), Box<dyn std::error:
         db,
         metrics: http::ops::metrics_handle(),
         security: http::security::Security::new(settings.security.clone()),
+        clock: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind(&settings.bind).await?;
     let addr = listener.local_addr()?;

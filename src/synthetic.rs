@@ -17,6 +17,7 @@
 //! (`tallies::mark_stale` then `rebuild_stale`). It is benchmark data, never
 //! a fund's records.
 
+use crate::domain::TimeZone as Zone;
 use crate::domain::kinds::{InstitutionKind, ParticipantRole, Sector};
 use crate::domain::ledger::{Balances, Movement, check_payable};
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
@@ -113,6 +114,7 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
     // Institutions.
     let kinds = InstitutionKind::VARIANTS;
     let mut institutions = Vec::with_capacity(n_inst);
+    let mut zones = Vec::with_capacity(n_inst);
     let mut rows = Vec::with_capacity(n_inst);
     for i in 0..n_inst {
         let id = ids.next();
@@ -131,8 +133,11 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
             city: Set(None),
             website: Set(None),
             iati_org_id: Set(None),
+            time_zone: Set(None),
+            contact_email: Set(None),
         });
         institutions.push(id);
+        zones.push(Zone::of_country(country).as_str().to_owned());
     }
     insert_all(&txn, rows, &bar).await?;
 
@@ -183,6 +188,8 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
         countries.sort_unstable();
         countries.dedup();
         let sector = Sector::VARIANTS[rng.random_range(0..Sector::VARIANTS.len())];
+        let lead_index = rng.random_range(0..n_inst);
+        let (lead, zone) = (institutions[lead_index], zones[lead_index].clone());
         p_rows.push(project::ActiveModel {
             id: Set(id),
             version: Set(1),
@@ -202,6 +209,7 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
             planned_end: Set(end),
             actual_start: Set((status != ProjectStatus::Planned).then_some(start)),
             actual_end: Set((status == ProjectStatus::Completed).then_some(end)),
+            time_zone: Set(zone.clone()),
         });
         for c in &countries {
             c_rows.push(project_country::ActiveModel {
@@ -209,7 +217,6 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
                 country: Set((*c).to_owned()),
             });
         }
-        let lead = institutions[rng.random_range(0..n_inst)];
         let mut other = institutions[rng.random_range(0..n_inst)];
         if other == lead {
             other = institutions[(rng.random_range(0..n_inst) + 1) % n_inst];
@@ -246,6 +253,7 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
                 status: Set(m_status),
                 achieved_on: Set((m_status == MilestoneStatus::Achieved).then_some(due)),
                 evidence: Set((m_status == MilestoneStatus::Achieved).then(|| "synthetic evidence".to_owned())),
+                time_zone: Set(zone.clone()),
             });
         }
         projects.push((id, status, start, lead, other));

@@ -7,6 +7,7 @@ mod m20261125_000002_money;
 mod m20261125_000003_audit_chain;
 mod m20261125_000004_tallies;
 mod m20261202_000005_outbox;
+mod m20261202_000008_webhooks;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_audit_chain::Migration),
             Box::new(m20261125_000004_tallies::Migration),
             Box::new(m20261202_000005_outbox::Migration),
+            Box::new(m20261202_000008_webhooks::Migration),
         ]
     }
 }

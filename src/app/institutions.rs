@@ -2,11 +2,14 @@
 
 use super::versioned::{self, Expected, How, record};
 use super::{AppError, AppResult, Change, UnitOfWork, to_json};
-use crate::domain::kinds::InstitutionKind;
-use crate::domain::{Code, CountryCode, Line, ShortText};
-use crate::entities::institution;
+use crate::domain::kinds::{InstitutionKind, ParticipantRole};
+use crate::domain::{Code, CountryCode, Email, Line, ShortText, TimeZone};
+use crate::entities::{institution, participant};
+use crate::store;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -29,6 +32,10 @@ pub struct Institution {
     pub website: Option<String>,
     /// IATI organisation identifier, e.g. `CN-USCC-12371500MB2852376F`.
     pub iati_org_id: Option<String>,
+    /// The IANA zone its deadlines are judged in: the one set, else the country's.
+    pub time_zone: TimeZone,
+    /// Where reminders are sent.
+    pub contact_email: Option<String>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -36,6 +43,7 @@ pub struct Institution {
 
 impl From<institution::Model> for Institution {
     fn from(m: institution::Model) -> Self {
+        let time_zone = store::zones::of_institution(&m);
         Institution {
             id: m.id,
             code: m.code,
@@ -44,6 +52,8 @@ impl From<institution::Model> for Institution {
             country: m.country,
             city: m.city,
             website: m.website,
+            time_zone,
+            contact_email: m.contact_email,
             iati_org_id: m.iati_org_id,
             version: m.version,
             created_at: m.created_at,
@@ -62,6 +72,9 @@ pub struct New {
     pub city: Option<Line>,
     pub website: Option<Line>,
     pub iati_org_id: Option<Line>,
+    /// None: the country's default zone.
+    pub time_zone: Option<TimeZone>,
+    pub contact_email: Option<Email>,
 }
 
 /// Absent fields (`None`) stay; `Some(None)` clears an optional one.
@@ -74,6 +87,9 @@ pub struct Changes {
     pub city: Option<Option<Line>>,
     pub website: Option<Option<Line>>,
     pub iati_org_id: Option<Option<Line>>,
+    /// `Some(None)` goes back to the country's default.
+    pub time_zone: Option<Option<TimeZone>>,
+    pub contact_email: Option<Option<Email>>,
 }
 
 const DUPLICATE: &str = "an institution with this code already exists";
@@ -103,6 +119,8 @@ pub async fn create(uow: &mut UnitOfWork, new: New) -> AppResult<Institution> {
         city: Set(new.city.map(Line::into_string)),
         website: Set(new.website.map(Line::into_string)),
         iati_org_id: Set(new.iati_org_id.map(Line::into_string)),
+        time_zone: Set(new.time_zone.map(String::from)),
+        contact_email: Set(new.contact_email.map(String::from)),
         ..Default::default()
     }
     .insert(uow.db())
@@ -116,6 +134,7 @@ pub async fn create(uow: &mut UnitOfWork, new: New) -> AppResult<Institution> {
 pub async fn update(uow: &mut UnitOfWork, id: Uuid, expected: Expected, c: Changes) -> AppResult<Institution> {
     uow.actor().require_admin()?;
     let current: institution::Model = versioned::locked(uow.db(), id).await?;
+    let moves_clock = c.time_zone.is_some() || c.country.is_some();
     let (_, view) = versioned::update(uow, current, expected, How::Update, |row| {
         if let Some(code) = c.code {
             row.code = Set(code.map(String::from));
@@ -139,10 +158,33 @@ pub async fn update(uow: &mut UnitOfWork, id: Uuid, expected: Expected, c: Chang
         if let Some(iati) = c.iati_org_id {
             row.iati_org_id = Set(iati.map(Line::into_string));
         }
+        if let Some(zone) = c.time_zone {
+            row.time_zone = Set(zone.map(String::from));
+        }
+        if let Some(email) = c.contact_email {
+            row.contact_email = Set(email.map(String::from));
+        }
     })
     .await
     .map_err(|e| e.on_duplicate(DUPLICATE))?;
+    if moves_clock {
+        // The projects it leads keep their deadlines in its zone.
+        for project_id in led_projects(uow.db(), id).await? {
+            super::projects::refresh_zone(uow, project_id).await?;
+        }
+    }
     Ok(view)
+}
+
+async fn led_projects(db: &impl ConnectionTrait, institution_id: Uuid) -> AppResult<Vec<Uuid>> {
+    Ok(participant::Entity::find()
+        .select_only()
+        .column(participant::Column::ProjectId)
+        .filter(participant::Column::InstitutionId.eq(institution_id))
+        .filter(participant::Column::Role.eq(ParticipantRole::Lead))
+        .into_tuple()
+        .all(db)
+        .await?)
 }
 
 /// Deletes an institution nothing refers to.

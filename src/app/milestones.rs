@@ -2,6 +2,7 @@
 //! state, and the progress reports partners post.
 
 use super::access::{self, Lock, seen_then};
+use super::clock::Today;
 use super::versioned::{self, Expected, How, record};
 use super::{AppError, AppResult, Change, UnitOfWork, to_json};
 use crate::domain::kinds::Role;
@@ -30,7 +31,7 @@ pub struct Milestone {
     pub status: MilestoneStatus,
     pub achieved_on: Option<NaiveDate>,
     pub evidence: Option<String>,
-    /// `due_on` is past (today UTC, or the list's `as_of`) and the milestone is still open.
+    /// `due_on` is past (today in the project's zone, or the list's `as_of`) and the milestone is still open.
     pub overdue: bool,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -42,8 +43,9 @@ pub fn today() -> NaiveDate {
 }
 
 impl Milestone {
-    /// The view with `overdue` judged on `as_of`.
-    pub fn as_of(m: milestone::Model, as_of: NaiveDate) -> Self {
+    /// The view with `overdue` judged on `today` (in the project's zone unless fixed).
+    pub fn judged(m: milestone::Model, today: Today) -> Self {
+        let as_of = today.in_zone(&m.time_zone);
         Milestone {
             overdue: m.status.is_overdue(m.due_on, as_of),
             id: m.id,
@@ -63,7 +65,7 @@ impl Milestone {
 
 impl From<milestone::Model> for Milestone {
     fn from(m: milestone::Model) -> Self {
-        Milestone::as_of(m, today())
+        Milestone::judged(m, Today::InEachZone(Utc::now()))
     }
 }
 
@@ -153,9 +155,11 @@ fn invalid_transition(m: crate::domain::status::InvalidMove) -> AppError {
 pub async fn create(uow: &mut UnitOfWork, project_id: Uuid, new: New) -> AppResult<Milestone> {
     // Visibility first: a partner must not learn that a project it cannot see exists.
     let actor = uow.actor();
-    seen_then(access::project(uow.db(), actor, project_id, Lock::No).await, || {
-        actor.require_admin()
-    })?;
+    // Locked: the milestone takes the project's zone as it stands (see `projects::refresh_zone`).
+    let project = seen_then(
+        access::project(uow.db(), actor, project_id, Lock::Exclusive).await,
+        || actor.require_admin(),
+    )?;
     let id = Uuid::now_v7();
     let row = milestone::ActiveModel {
         id: Set(id),
@@ -166,6 +170,7 @@ pub async fn create(uow: &mut UnitOfWork, project_id: Uuid, new: New) -> AppResu
         status: Set(MilestoneStatus::Planned),
         achieved_on: Set(None),
         evidence: Set(None),
+        time_zone: Set(project.time_zone),
         ..Default::default()
     }
     .insert(uow.db())

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod actor;
+pub mod clock;
 pub mod error;
 pub mod uow;
 pub mod versioned;

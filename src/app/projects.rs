@@ -6,10 +6,13 @@ use super::{AppError, AppResult, Change, UnitOfWork, to_json};
 use crate::domain::kinds::{ParticipantRole, RioMarkers, Sector};
 use crate::domain::status::ProjectStatus;
 use crate::domain::{Code, CountryCode, LongText, Note, ShortText};
-use crate::entities::{alliance, institution, participant, project, project_country};
+use crate::entities::{alliance, institution, milestone, participant, project, project_country};
+use crate::store;
 use crate::store::outbox::Audience;
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -318,6 +321,37 @@ pub async fn transition(uow: &mut UnitOfWork, id: Uuid, to: ProjectStatus, note:
     Ok(view)
 }
 
+/// Keeps the project's zone (its deadlines' clock) the lead participant's:
+/// called after a change of participants or of a lead institution's zone.
+/// The milestones follow the project, and so do their tallies.
+pub async fn refresh_zone(uow: &mut UnitOfWork, project_id: Uuid) -> AppResult<()> {
+    let zone = store::zones::of_project(uow.db(), project_id).await?;
+    // Locked, so a milestone made meanwhile takes the zone it will keep.
+    let found = project::Entity::find_by_id(project_id)
+        .lock_exclusive()
+        .one(uow.db())
+        .await?;
+    let Some(current) = found else {
+        return Ok(());
+    };
+    if current.time_zone == zone.as_str() {
+        return Ok(());
+    }
+    let milestones = milestone::Entity::find()
+        .filter(milestone::Column::ProjectId.eq(project_id))
+        .all(uow.db())
+        .await?;
+    store::zones::set_project_zone(uow.db(), project_id, &zone).await?;
+    for before in milestones {
+        let after = milestone::Model {
+            time_zone: zone.as_str().to_owned(),
+            ..before.clone()
+        };
+        uow.count_milestone(Some(&before), &after);
+    }
+    Ok(())
+}
+
 pub async fn add_participant(
     uow: &mut UnitOfWork,
     project_id: Uuid,
@@ -338,6 +372,7 @@ pub async fn add_participant(
     .insert(uow.db())
     .await
     .map_err(|e| AppError::from(e).on_duplicate("this institution already takes part in the project"))?;
+    refresh_zone(uow, project_id).await?;
     let view = Participant::from(row);
     uow.record(Change::created("participant", project_id, &view).in_project(project_id));
     Ok(view)
@@ -355,6 +390,7 @@ pub async fn remove_participant(uow: &mut UnitOfWork, project_id: Uuid, institut
         .exec(uow.db())
         .await
         .map_err(|e| AppError::from(e).on_still_referenced("grants to this participant exist"))?;
+    refresh_zone(uow, project_id).await?;
     uow.record(Change::deleted("participant", project_id, &before).in_project(project_id));
     Ok(())
 }

@@ -11,8 +11,10 @@ pub mod ledger;
 pub mod money;
 pub mod status;
 pub mod text;
+pub mod zones;
 
 pub use codes::{Code, CountryCode};
 pub use date::Date;
 pub use money::{Currency, ExchangeRate, Money, PositiveMoney};
-pub use text::{FocusArea, Line, LocalizedText, LongText, Note, ShortText};
+pub use text::{Email, FocusArea, Line, LocalizedText, LongText, Note, ShortText};
+pub use zones::TimeZone;

@@ -243,3 +243,43 @@ impl From<FocusArea> for String {
         f.0
     }
 }
+
+/// An e-mail address to write to: `local@domain`, at most 254 characters,
+/// no spaces or control characters, a dot in the domain. (The mail crate
+/// checks it again when it sends.)
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, format = "email", max_length = 254, example = "climate@usp.ac.fj")]
+pub struct Email(String);
+
+impl Email {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let plausible = s.len() <= 254
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+            && s.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            });
+        if plausible {
+            Ok(Email(s))
+        } else {
+            Err(format!("'{s}' is not an e-mail address such as climate@usp.ac.fj"))
+        }
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> String {
+        e.0
+    }
+}

@@ -17,6 +17,9 @@ pub struct Model {
     pub city: Option<String>,
     pub website: Option<String>,
     pub iati_org_id: Option<String>,
+    /// An explicit IANA zone; null: the country's default.
+    pub time_zone: Option<String>,
+    pub contact_email: Option<String>,
 }
 
 versioned_row!();

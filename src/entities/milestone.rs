@@ -16,6 +16,8 @@ pub struct Model {
     pub status: crate::domain::status::MilestoneStatus,
     pub achieved_on: Option<Date>,
     pub evidence: Option<String>,
+    /// The zone its deadlines live in: the lead participant's (kept by `app::zones`).
+    pub time_zone: String,
 }
 
 versioned_row!();

@@ -1,4 +1,4 @@
-//! How many milestones have a status and a due date (see `store::tallies`).
+//! How many milestones have a status and a due date in a time zone (see `store::tallies`).
 
 use sea_orm::entity::prelude::*;
 
@@ -10,6 +10,9 @@ pub struct Model {
     pub status: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub due_on: Date,
+    /// The zone the milestones' project keeps its deadlines in.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub time_zone: String,
     pub milestones: i64,
 }
 

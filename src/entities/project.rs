@@ -23,6 +23,8 @@ pub struct Model {
     pub planned_end: Date,
     pub actual_start: Option<Date>,
     pub actual_end: Option<Date>,
+    /// The zone its deadlines live in: the lead participant's (kept by `app::zones`).
+    pub time_zone: String,
 }
 
 versioned_row!();

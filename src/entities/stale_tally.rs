@@ -6,7 +6,7 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "stale_tallies")]
 pub struct Model {
-    /// `dashboard` or `milestones`.
+    /// `dashboard`, `milestones` or `zones`.
     #[sea_orm(primary_key, auto_increment = false)]
     pub name: String,
 }

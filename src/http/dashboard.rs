@@ -16,10 +16,10 @@ use crate::domain::money::Money;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 use crate::entities::{alliance, dashboard_tally, fund, fund_balance, institution, milestone_tally};
 use crate::store::books::balances_of;
-use crate::store::sum_minor;
 use crate::store::tallies::{ALL_FUNDS, Dimension};
+use crate::store::{self, sum_minor};
 use axum::extract::State;
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -67,7 +67,7 @@ impl Versioned for DashboardSummary {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AsOf {
-    /// The day figures are judged on; default today (UTC).
+    /// The day figures are judged on; default: each project's today in its own zone (the answer's `as_of` is then the UTC date).
     as_of: Option<Date>,
 }
 
@@ -75,6 +75,7 @@ pub struct AsOf {
 async fn milestones_due(
     db: &impl ConnectionTrait,
     statuses: Vec<MilestoneStatus>,
+    zones: Option<Vec<String>>,
     from: Option<NaiveDate>,
     before: Option<NaiveDate>,
 ) -> ApiResult<u64> {
@@ -82,6 +83,9 @@ async fn milestones_due(
         .select_only()
         .column_as(sum_minor(milestone_tally::Column::Milestones), "n")
         .filter(milestone_tally::Column::Status.is_in(statuses));
+    if let Some(zones) = zones {
+        select = select.filter(milestone_tally::Column::TimeZone.is_in(zones));
+    }
     if let Some(from) = from {
         select = select.filter(milestone_tally::Column::DueOn.gte(from));
     }
@@ -96,7 +100,7 @@ async fn milestones_due(
     responses((status = 200, description = "Counts, funds and milestones across the cooperation", body = DashboardSummary)))]
 async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<AsOf>) -> ApiResult<Reply> {
     caller.require_staff()?;
-    let as_of = q.as_of.map(Date::naive).unwrap_or_else(|| Utc::now().date_naive());
+    let today = state.clock.today(q.as_of.map(Date::naive));
     let db = &state.db;
     let overall = dashboard_tally::Entity::find()
         .filter(dashboard_tally::Column::FundId.eq(ALL_FUNDS))
@@ -132,14 +136,19 @@ async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<
         })
         .collect::<ApiResult<Vec<_>>>()?;
 
-    let soon = as_of.checked_add_days(Days::new(30)).unwrap_or(as_of);
-    let milestones = MilestoneFigures {
-        overdue: milestones_due(db, open_statuses(), None, Some(as_of)).await?,
-        due_next_30_days: milestones_due(db, open_statuses(), Some(as_of), Some(soon)).await?,
-        achieved: milestones_due(db, vec![MilestoneStatus::Achieved], None, None).await?,
+    // Each project's milestones are judged on its own today, unless `as_of` is given.
+    let mut milestones = MilestoneFigures {
+        overdue: 0,
+        due_next_30_days: 0,
+        achieved: milestones_due(db, vec![MilestoneStatus::Achieved], None, None, None).await?,
     };
+    for (as_of, zones) in today.groups(store::zones::in_use(db).await?) {
+        let soon = as_of.checked_add_days(Days::new(30)).unwrap_or(as_of);
+        milestones.overdue += milestones_due(db, open_statuses(), zones.clone(), None, Some(as_of)).await?;
+        milestones.due_next_30_days += milestones_due(db, open_statuses(), zones, Some(as_of), Some(soon)).await?;
+    }
     let view = DashboardSummary {
-        as_of,
+        as_of: today.shown(),
         projects_by_status: counts_by(ProjectStatus::VARIANTS, ProjectStatus::as_str, &projects),
         grants_by_status: counts_by(
             GrantStatus::VARIANTS,

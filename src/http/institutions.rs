@@ -8,7 +8,7 @@ use super::pagination::{Page, PageRequest, contains_pattern};
 use super::reply::{Reply, Versioned};
 use crate::app::institutions::{self, Institution};
 use crate::domain::kinds::InstitutionKind;
-use crate::domain::{Code, CountryCode, Line, ShortText};
+use crate::domain::{Code, CountryCode, Email, Line, ShortText, TimeZone};
 use crate::entities::institution;
 use axum::extract::State;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -44,6 +44,10 @@ crate::input! {
         city: Option<Line>,
         website: Option<Line>,
         iati_org_id: Option<Line>,
+        /// IANA zone its deadlines are judged in; default: the country's (e.g. TO → Pacific/Tongatapu).
+        time_zone: Option<TimeZone>,
+        /// Where reminders of the projects it leads are sent.
+        contact_email: Option<Email>,
     }
 }
 
@@ -57,6 +61,9 @@ crate::input! {
         city: Option<Line>,
         website: Option<Line>,
         iati_org_id: Option<Line>,
+        /// `null` goes back to the country's default zone.
+        time_zone: Option<TimeZone>,
+        contact_email: Option<Email>,
     }
 }
 
@@ -121,6 +128,8 @@ async fn create(
     let city = v.optional("city", body.city);
     let website = v.optional("website", body.website);
     let iati_org_id = v.optional("iati_org_id", body.iati_org_id);
+    let time_zone = v.optional("time_zone", body.time_zone);
+    let contact_email = v.optional("contact_email", body.contact_email);
     let (Some(name), Some(kind), Some(country)) = (name, kind, country) else {
         return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
     };
@@ -134,6 +143,8 @@ async fn create(
         city,
         website,
         iati_org_id,
+        time_zone,
+        contact_email,
     };
     let mut uow = caller.begin(&state.db).await?;
     let view = institutions::create(&mut uow, new).await?;
@@ -174,6 +185,8 @@ async fn patch(
         city: v.change_nullable("city", body.city),
         website: v.change_nullable("website", body.website),
         iati_org_id: v.change_nullable("iati_org_id", body.iati_org_id),
+        time_zone: v.change_nullable("time_zone", body.time_zone),
+        contact_email: v.change_nullable("contact_email", body.contact_email),
     };
     v.finish()?;
 

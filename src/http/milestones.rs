@@ -9,15 +9,17 @@ use super::extract::{IfMatch, Input, Path, Query};
 use super::pagination::{Page, PageRequest};
 use super::reply::{Reply, Versioned};
 use crate::app::access::{self, Lock};
-use crate::app::milestones::{self, Milestone, Percent, ProgressReport, today};
+use crate::app::clock::Today;
+use crate::app::milestones::{self, Milestone, Percent, ProgressReport};
 use crate::domain::Date;
 use crate::domain::status::MilestoneStatus;
 use crate::domain::{LongText, Note, ShortText};
 use crate::entities::{milestone, progress_report};
+use crate::store;
 use axum::extract::State;
 use chrono::{Duration, NaiveDate, Utc};
 use sea_orm::sea_query::{Condition, IntoCondition};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 use strum::VariantArray;
 use utoipa::IntoParams;
@@ -120,7 +122,7 @@ pub struct ListMilestones {
     overdue: Option<bool>,
     /// Only milestones with `due_on` before this date.
     due_before: Option<Date>,
-    /// The day `overdue` is judged on; default today (UTC).
+    /// The day `overdue` is judged on; default today in each milestone's project's zone.
     as_of: Option<Date>,
     project_id: Option<Uuid>,
     /// 1 to 200, default 50.
@@ -143,11 +145,21 @@ pub(crate) fn open_statuses() -> Vec<MilestoneStatus> {
         .collect()
 }
 
-/// `overdue` as a SQL condition, matching [`is_overdue`].
-pub(crate) fn overdue_condition(as_of: NaiveDate) -> Condition {
-    Condition::all()
-        .add(milestone::Column::DueOn.lt(as_of))
-        .add(milestone::Column::Status.is_in(open_statuses()))
+/// `overdue` as a SQL condition, matching `MilestoneStatus::is_overdue`
+/// judged on `today`: one date, or each milestone's project's own date
+/// (one branch per date the zones in use are at).
+async fn overdue_condition(db: &impl ConnectionTrait, today: Today) -> ApiResult<Condition> {
+    let mut due = Condition::any();
+    for (date, zones) in today.groups(store::zones::in_use(db).await?) {
+        let mut branch = Condition::all().add(milestone::Column::DueOn.lt(date));
+        if let Some(zones) = zones {
+            branch = branch.add(milestone::Column::TimeZone.is_in(zones));
+        }
+        due = due.add(branch);
+    }
+    Ok(Condition::all()
+        .add(due)
+        .add(milestone::Column::Status.is_in(open_statuses())))
 }
 
 /// A milestone of a project the caller may see, or 404.
@@ -213,14 +225,14 @@ async fn list_milestones(
     Query(q): Query<ListMilestones>,
 ) -> ApiResult<axum::Json<Page<Milestone>>> {
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    let as_of = q.as_of.map(Date::naive).unwrap_or_else(today);
+    let today = state.clock.today(q.as_of.map(Date::naive));
     let mut select = access::visible_projects(milestone::Entity::find(), &caller, milestone::Column::ProjectId);
     if let Some(status) = q.status {
         select = select.filter(milestone::Column::Status.eq(status));
     }
     match q.overdue {
-        Some(true) => select = select.filter(overdue_condition(as_of)),
-        Some(false) => select = select.filter(overdue_condition(as_of).not().into_condition()),
+        Some(true) => select = select.filter(overdue_condition(&state.db, today).await?),
+        Some(false) => select = select.filter(overdue_condition(&state.db, today).await?.not().into_condition()),
         None => {}
     }
     if let Some(before) = q.due_before.map(Date::naive) {
@@ -241,7 +253,7 @@ async fn list_milestones(
         rows,
         page,
         |r| r.id,
-        |m| Milestone::as_of(m, as_of),
+        |m| Milestone::judged(m, today),
     )))
 }
 
@@ -249,7 +261,7 @@ async fn list_milestones(
     responses((status = 200, description = "The milestone", body = Milestone, headers(("ETag" = String)))))]
 async fn get_milestone(State(state): State<AppState>, caller: Caller, Path(id): Path<Uuid>) -> ApiResult<Reply> {
     let row = visible(&state, &caller, id).await?;
-    Ok(Reply::ok(&Milestone::from(row)))
+    Ok(Reply::ok(&Milestone::judged(row, state.clock.today(None))))
 }
 
 #[utoipa::path(patch, path = "/milestones/{id}", tag = "milestones", request_body = MilestoneChanges,

@@ -49,6 +49,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Limits, headers, CORS and rate limiting, from the settings.
     pub security: security::Security,
+    /// What time it is (fixed in tests): "today" per project comes from it.
+    pub clock: crate::app::clock::Clock,
 }
 
 /// The versioned API and its OpenAPI document, declared together.
@@ -87,6 +89,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         db: DatabaseConnection::default(),
         metrics: ops::metrics_handle(),
         security: Default::default(),
+        clock: Default::default(),
     };
     api(&state).1
 }

@@ -16,7 +16,7 @@ use crate::domain::{Code, ShortText};
 use crate::entities::{grant, milestone};
 use crate::store::sum_minor;
 use axum::extract::State;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
@@ -117,6 +117,9 @@ pub struct ProjectStatusView {
     /// One item per currency.
     pub funding: Vec<Funding>,
     pub as_of: NaiveDate,
+    /// The IANA zone the project's deadlines live in: its lead participant's, else UTC.
+    #[schema(value_type = String, example = "Pacific/Tongatapu")]
+    pub time_zone: String,
 }
 
 impl Versioned for ProjectStatusView {
@@ -128,7 +131,7 @@ impl Versioned for ProjectStatusView {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AsOf {
-    /// The day the status is judged on; default today (UTC).
+    /// The day the status is judged on; default today in the project's zone.
     as_of: Option<Date>,
 }
 
@@ -148,8 +151,9 @@ async fn project_status(
     Path(id): Path<Uuid>,
     Query(q): Query<AsOf>,
 ) -> ApiResult<Reply> {
-    let as_of = q.as_of.map(Date::naive).unwrap_or_else(|| Utc::now().date_naive());
     let project = access::project(&state.db, &caller, id, Lock::No).await?;
+    // Without `as_of`, today in the project's own zone.
+    let as_of = state.clock.today(q.as_of.map(Date::naive)).in_zone(&project.time_zone);
     let status = project.status;
 
     // A project has a handful of milestones: one query loads them and the
@@ -219,6 +223,7 @@ async fn project_status(
             })
             .collect::<ApiResult<_>>()?,
         as_of,
+        time_zone: project.time_zone.clone(),
     };
     Ok(Reply::ok(&view))
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod idempotency;
 pub mod outbox;
 pub mod tallies;
+pub mod zones;
 
 pub use error::{StoreError, StoreResult};
 

@@ -208,12 +208,20 @@ async fn project_share(
     Ok(())
 }
 
+/// Milestones are counted per status, due date and the zone the due date
+/// is judged in (`milestone_tallies`).
+type MilestoneKey = (String, NaiveDate, String);
+
+fn milestone_key(m: &milestone::Model) -> MilestoneKey {
+    (m.status.as_str().to_owned(), m.due_on, m.time_zone.clone())
+}
+
 /// The tally changes of one write, applied when it commits.
 #[derive(Default)]
 pub struct Pending {
     held: Vec<Uuid>,
     dashboard: Tally,
-    milestones: BTreeMap<(String, NaiveDate), i64>,
+    milestones: BTreeMap<MilestoneKey, i64>,
 }
 
 impl Pending {
@@ -232,15 +240,9 @@ impl Pending {
     /// A milestone was created (`before` is `None`) or changed.
     pub fn milestone(&mut self, before: Option<&milestone::Model>, after: &milestone::Model) {
         if let Some(b) = before {
-            *self
-                .milestones
-                .entry((b.status.as_str().to_owned(), b.due_on))
-                .or_default() -= 1;
+            *self.milestones.entry(milestone_key(b)).or_default() -= 1;
         }
-        *self
-            .milestones
-            .entry((after.status.as_str().to_owned(), after.due_on))
-            .or_default() += 1;
+        *self.milestones.entry(milestone_key(after)).or_default() += 1;
     }
 
     /// Puts the held projects' shares back as they now are and writes every
@@ -318,20 +320,21 @@ async fn add_dashboard(db: &impl ConnectionTrait, tally: Tally) -> Result<(), Db
     Ok(())
 }
 
-async fn add_milestones(db: &impl ConnectionTrait, counts: BTreeMap<(String, NaiveDate), i64>) -> Result<(), DbErr> {
+async fn add_milestones(db: &impl ConnectionTrait, counts: BTreeMap<MilestoneKey, i64>) -> Result<(), DbErr> {
     use milestone_tally::Column as C;
     let rows: Vec<milestone_tally::ActiveModel> = counts
         .into_iter()
-        .map(|((status, due_on), n)| milestone_tally::ActiveModel {
+        .map(|((status, due_on, time_zone), n)| milestone_tally::ActiveModel {
             status: Set(status),
             due_on: Set(due_on),
+            time_zone: Set(time_zone),
             milestones: Set(n),
         })
         .collect();
     for chunk in chunks(rows) {
         milestone_tally::Entity::insert_many(chunk)
             .on_conflict(
-                OnConflict::columns([C::Status, C::DueOn])
+                OnConflict::columns([C::Status, C::DueOn, C::TimeZone])
                     .value(C::Milestones, increment(C::Milestones))
                     .to_owned(),
             )
@@ -380,18 +383,20 @@ async fn count_dashboard(db: &impl ConnectionTrait) -> Result<Tally, DbErr> {
     }
 }
 
-async fn count_milestones(db: &impl ConnectionTrait) -> Result<BTreeMap<(String, NaiveDate), i64>, DbErr> {
-    let rows: Vec<(String, NaiveDate, i64)> = milestone::Entity::find()
+async fn count_milestones(db: &impl ConnectionTrait) -> Result<BTreeMap<MilestoneKey, i64>, DbErr> {
+    let rows: Vec<(String, NaiveDate, String, i64)> = milestone::Entity::find()
         .select_only()
         .column(milestone::Column::Status)
         .column(milestone::Column::DueOn)
+        .column(milestone::Column::TimeZone)
         .column_as(milestone::Column::Id.count(), "n")
         .group_by(milestone::Column::Status)
         .group_by(milestone::Column::DueOn)
+        .group_by(milestone::Column::TimeZone)
         .into_tuple()
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(|(s, d, n)| ((s, d), n)).collect())
+    Ok(rows.into_iter().map(|(s, d, z, n)| ((s, d, z), n)).collect())
 }
 
 /// Counts afresh every tally marked stale, in one transaction; returns
@@ -411,15 +416,22 @@ pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr
         ))
         .await?;
     }
-    let stale: Vec<String> = stale_tally::Entity::find()
+    let mut stale: Vec<String> = stale_tally::Entity::find()
         .lock(LockType::Update)
         .all(&txn)
         .await?
         .into_iter()
         .map(|s| s.name)
         .collect();
+    // Zones first: the milestone tallies count per zone.
+    stale.sort_by_key(|name| name != "zones");
     for name in &stale {
         match name.as_str() {
+            "zones" => {
+                super::zones::refresh_all(&txn)
+                    .await
+                    .map_err(|e| DbErr::Custom(format!("refreshing the projects' zones: {e}")))?;
+            }
             "dashboard" => {
                 let tally = count_dashboard(&txn).await?;
                 dashboard_tally::Entity::delete_many().exec(&txn).await?;
@@ -500,12 +512,12 @@ pub async fn differences(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> 
             .map(|(k, f)| format!("{k:?}: stored {f:?}, counted nothing")),
     );
     let counted = count_milestones(&txn).await?;
-    let stored: BTreeMap<(String, NaiveDate), i64> = milestone_tally::Entity::find()
+    let stored: BTreeMap<MilestoneKey, i64> = milestone_tally::Entity::find()
         .filter(milestone_tally::Column::Milestones.ne(0))
         .all(&txn)
         .await?
         .into_iter()
-        .map(|r| ((r.status, r.due_on), r.milestones))
+        .map(|r| ((r.status, r.due_on, r.time_zone), r.milestones))
         .collect();
     if stored != counted {
         out.push(format!("milestones: stored {stored:?}, counted {counted:?}"));

@@ -20,6 +20,7 @@ pub struct TestApp {
     pub router: axum::Router,
     pub admin: String,
     pub backend: &'static str,
+    pub clock: climate_tracker::app::clock::Clock,
     /// Dropped last: removes the database.
     _database: TestDb,
 }
@@ -166,12 +167,14 @@ impl TestApp {
             db: db.clone(),
             metrics: ops::metrics_handle(),
             security: Default::default(),
+            clock: Default::default(),
         });
         TestApp {
             db,
             router,
             admin,
             backend: database.backend(),
+            clock: Default::default(),
             _database: database,
         }
     }
@@ -182,6 +185,19 @@ impl TestApp {
             db: self.db.clone(),
             metrics: ops::metrics_handle(),
             security: climate_tracker::http::security::Security::new(settings),
+            clock: self.clock,
+        });
+        self
+    }
+
+    /// The same database behind a router whose clock stands at `at`.
+    pub fn at(mut self, at: chrono::DateTime<chrono::Utc>) -> TestApp {
+        self.clock = climate_tracker::app::clock::Clock::fixed(at);
+        self.router = climate_tracker::http::router(AppState {
+            db: self.db.clone(),
+            metrics: ops::metrics_handle(),
+            security: Default::default(),
+            clock: self.clock,
         });
         self
     }

@@ -73,6 +73,8 @@ async fn setup(db: &DatabaseConnection, contributed: &str) -> Setup {
         city: None,
         website: None,
         iati_org_id: None,
+        time_zone: None,
+        contact_email: None,
     };
     let sponsor = run(db, async |u| {
         app::institutions::create(u, institution("sponsor", "CN")).await
