@@ -7,10 +7,16 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::each_backend;
+use common::{Resp, each_backend};
 use std::collections::BTreeSet;
 
 const INSTITUTIONS: &str = "/api/v1/institutions";
+
+fn assert_problem(r: &Resp, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"), "{}", r.body);
+    assert_eq!(r.code(), code, "{}", r.body);
+}
 
 fn request(method: Method, path: &str, authorization: Option<&str>) -> Request<Body> {
     let mut req = Request::builder().method(method).uri(path);
@@ -64,6 +70,24 @@ async fn metrics_label_methods_from_a_closed_set_so_odd_methods_add_no_series() 
             &odd[..odd.len().min(5)]
         );
         assert!(labels.contains("other"), "{labels:?}");
+    })
+    .await;
+}
+
+// ---- 5. The bearer scheme is case-insensitive ------------------------------
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    each_backend(|app| async move {
+        for scheme in ["Bearer", "bearer", "BEARER", "BeArEr"] {
+            let value = format!("{scheme} {}", app.admin);
+            let r = app.send(request(Method::GET, INSTITUTIONS, Some(&value))).await;
+            assert_eq!(r.status, StatusCode::OK, "{scheme}: {}", r.body);
+        }
+        for value in [format!("Basic {}", app.admin), app.admin.clone()] {
+            let r = app.send(request(Method::GET, INSTITUTIONS, Some(&value))).await;
+            assert_problem(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+        }
     })
     .await;
 }

@@ -88,9 +88,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && s.len() <= 256)
+        .and_then(bearer_secret)
         .ok_or(ApiError::Unauthorized)?;
     let hash = hash_secret(secret);
     let row = token::Entity::find()
@@ -115,6 +113,14 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     Ok(next.run(req).await)
 }
 
+/// The secret of an `Authorization: Bearer <secret>` value. The scheme is
+/// case-insensitive (RFC 9110 §11.1), so `BEARER` and `bearer` work too.
+fn bearer_secret(value: &str) -> Option<&str> {
+    let (scheme, secret) = value.split_once(' ')?;
+    let secret = secret.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !secret.is_empty() && secret.len() <= 256).then_some(secret)
+}
+
 /// Records `last_used_at`, at most once a minute per token, so reads stay reads.
 async fn touch(state: &AppState, row: &token::Model) {
     let now = Utc::now();
@@ -128,5 +134,20 @@ async fn touch(state: &AppState, row: &token::Model) {
     };
     if let Err(e) = update.update(&state.db).await {
         tracing::warn!(error = %e, "could not record token use");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_secret;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer ctk_x", "bearer ctk_x", "BEARER ctk_x", "BeArEr  ctk_x "] {
+            assert_eq!(bearer_secret(value), Some("ctk_x"), "{value}");
+        }
+        for value in ["Basic ctk_x", "Bearer", "Bearer ", "Bearerctk_x", "ctk_x"] {
+            assert_eq!(bearer_secret(value), None, "{value}");
+        }
     }
 }
