@@ -8,6 +8,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::{Resp, each_backend};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 const INSTITUTIONS: &str = "/api/v1/institutions";
@@ -88,6 +89,56 @@ async fn the_bearer_scheme_is_case_insensitive() {
             let r = app.send(request(Method::GET, INSTITUTIONS, Some(&value))).await;
             assert_problem(&r, StatusCode::UNAUTHORIZED, "unauthorized");
         }
+    })
+    .await;
+}
+
+// ---- 7. Responses carrying secrets may be cached ----------------------------
+
+#[tokio::test]
+async fn api_responses_are_never_stored_except_successful_reads_which_are_revalidated() {
+    each_backend(|app| async move {
+        let created = app
+            .post("/api/v1/tokens", json!({"name": "dashboard", "role": "viewer"}))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert!(created.body["secret"].is_string());
+        assert_eq!(
+            created.header("cache-control"),
+            Some("no-store"),
+            "the 201 carrying a secret"
+        );
+        let viewer = created.body["secret"].as_str().expect("secret").to_owned();
+        let institution = app.institution("cached", "TO").await;
+        let one = format!("{INSTITUTIONS}/{institution}");
+
+        let bearer = format!("Bearer {}", app.admin);
+        let reads = [
+            app.get(INSTITUTIONS).await,
+            app.get(&one).await,
+            app.send(request(Method::HEAD, &one, Some(&bearer))).await,
+            app.get("/api/v1/exports/grants.csv").await,
+        ];
+        for r in &reads {
+            assert!(r.status.is_success(), "{}", r.status);
+            assert_eq!(r.header("cache-control"), Some("private, no-cache"), "{}", r.body);
+        }
+        let others = [
+            app.patch(&one, json!({"city": "Nuku'alofa"})).await,
+            app.get_as(&viewer, "/api/v1/tokens").await,
+            app.send(request(Method::GET, INSTITUTIONS, None)).await,
+            app.get("/api/v1/institutions/00000000-0000-0000-0000-000000000000")
+                .await,
+            app.get("/api/v1/no-such-thing").await,
+            app.get("/api/v1/institutions?limit=0").await,
+            app.delete(&one).await,
+        ];
+        for r in &others {
+            assert_eq!(r.header("cache-control"), Some("no-store"), "{}: {}", r.status, r.body);
+        }
+        // Outside the API nothing changes.
+        let page = app.send(request(Method::GET, "/healthz", None)).await;
+        assert_eq!(page.header("cache-control"), None);
     })
     .await;
 }

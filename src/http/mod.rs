@@ -39,6 +39,9 @@ use utoipa_axum::routes;
 
 pub use error::{ApiError, ApiResult};
 
+/// Where the versioned API is mounted.
+pub const API_PREFIX: &str = "/api/v1";
+
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -70,7 +73,7 @@ fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .layer(from_fn_with_state(state.clone(), security::rate_limit))
         .layer(from_fn_with_state(state.clone(), auth::authenticate));
     let (router, mut doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
-        .nest("/api/v1", v1)
+        .nest(API_PREFIX, v1)
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

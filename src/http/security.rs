@@ -15,7 +15,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use crate::config::{self, Origin};
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
@@ -89,10 +89,18 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 /// Middleware around every route: the security headers, unless a handler
-/// chose its own.
+/// chose its own, and the one caching rule of the API.
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_docs = req.uri().path() == "/docs" || req.uri().path().starts_with("/docs/");
+    let is_api = req.uri().path().starts_with(super::API_PREFIX);
+    let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
     let mut response = next.run(req).await;
+    if is_api {
+        let value = api_cache_control(is_read, response.status());
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
     let headers = response.headers_mut();
     let csp = if is_docs { DOCS_CSP } else { CSP };
     let mut set = |name: HeaderName, value: &'static str| {
@@ -106,6 +114,18 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
         set(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
     response
+}
+
+/// Every API response is one token's view (one carries a new token's
+/// secret), so none may sit in a shared cache. A successful read may be kept
+/// by the client but is revalidated each time (the ETag makes that cheap on a
+/// slow link); anything else, errors and the replies to writes, is never stored.
+fn api_cache_control(is_read: bool, status: StatusCode) -> &'static str {
+    if is_read && (status.is_success() || status == StatusCode::NOT_MODIFIED) {
+        "private, no-cache"
+    } else {
+        "no-store"
+    }
 }
 
 /// CORS for the configured origins; `None` (no CORS headers at all) when none are.
