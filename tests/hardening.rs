@@ -142,3 +142,104 @@ async fn api_responses_are_never_stored_except_successful_reads_which_are_revali
     })
     .await;
 }
+
+// ---- 6. Invisible and bidi-spoofing text ----------------------------------
+
+/// The message of the one failing field, which must be `field`.
+fn field_message(r: &Resp, field: &str) -> String {
+    assert_problem(r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(r.fields(), vec![field.to_owned()], "{}", r.body);
+    r.body["errors"][0]["message"].as_str().unwrap_or_default().to_owned()
+}
+
+fn institution_named(name: serde_json::Value) -> serde_json::Value {
+    json!({"name": name, "kind": "university", "country": "TO"})
+}
+
+#[tokio::test]
+async fn text_that_shows_nothing_is_refused_naming_the_field() {
+    each_backend(|app| async move {
+        for invisible in ["\u{200B}", "\u{FEFF}", "\u{2060}\u{200B} "] {
+            let r = app
+                .post(INSTITUTIONS, institution_named(json!({"en": invisible})))
+                .await;
+            let message = field_message(&r, "name");
+            assert!(message.contains("shows nothing"), "{message}");
+            let token = app
+                .post("/api/v1/tokens", json!({"name": invisible, "role": "viewer"}))
+                .await;
+            field_message(&token, "name");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bidirectional_controls_are_refused_in_names_token_names_and_partner_notes() {
+    each_backend(|app| async move {
+        let spoof = "Tonga\u{202E}gnp.exe";
+        let r = app.post(INSTITUTIONS, institution_named(json!({"en": spoof}))).await;
+        let message = field_message(&r, "name");
+        assert!(
+            message.contains("U+202E") && message.contains("RIGHT-TO-LEFT OVERRIDE"),
+            "{message}"
+        );
+        let token = app
+            .post("/api/v1/tokens", json!({"name": spoof, "role": "viewer"}))
+            .await;
+        assert!(field_message(&token, "name").contains("U+202E"));
+
+        // A note a partner writes reaches the dashboard and the exports.
+        let uni = app.institution("tonga-uni", "TO").await;
+        let project = app.project("bidi", &["TO"]).await;
+        app.participate(&project, &uni, "lead").await;
+        let milestone = app
+            .post(
+                &format!("/api/v1/projects/{project}/milestones"),
+                json!({"title": {"en": "Survey"}, "due_on": "2026-06-01"}),
+            )
+            .await;
+        assert_eq!(milestone.status, StatusCode::CREATED, "{}", milestone.body);
+        let partner = app.token("partner", Some(&uni)).await;
+        let reports = format!("/api/v1/milestones/{}/reports", milestone.id());
+        for c in ['\u{202E}', '\u{2066}', '\u{200F}'] {
+            let note = app
+                .post_as(&partner, &reports, json!({"note": format!("done{c}fdp.")}))
+                .await;
+            assert!(field_message(&note, "note").contains(&format!("U+{:04X}", u32::from(c))));
+        }
+        let fine = app.post_as(&partner, &reports, json!({"note": "done"})).await;
+        assert_eq!(fine.status, StatusCode::CREATED, "{}", fine.body);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn text_is_stored_nfc_so_a_search_in_either_form_finds_it() {
+    each_backend(|app| async move {
+        let decomposed = "Universite\u{301} de Nuku\u{2BB}alofa";
+        let composed = "Universit\u{E9} de Nuku\u{2BB}alofa";
+        let r = app
+            .post(
+                INSTITUTIONS,
+                institution_named(json!({"en": decomposed, "fr": decomposed})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(r.body["name"]["en"], composed);
+        let read = app.get(&format!("{INSTITUTIONS}/{}", r.id())).await;
+        assert_eq!(read.body["name"]["fr"], composed);
+        for q in ["universit%C3%A9", "UNIVERSIT%C3%89", "universite%CC%81"] {
+            let found = app.get(&format!("{INSTITUTIONS}?q={q}")).await;
+            assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+            let ids: Vec<&str> = found.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter_map(|i| i["id"].as_str())
+                .collect();
+            assert_eq!(ids, vec![r.id()], "q={q}");
+        }
+    })
+    .await;
+}
