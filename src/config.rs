@@ -22,6 +22,38 @@ pub struct Serve {
     pub admin_token: Option<String>,
     #[command(flatten)]
     pub security: Security,
+    #[command(flatten)]
+    pub connections: Connections,
+}
+
+/// Limits on the connections themselves, below HTTP requests: a client
+/// that sends nothing, or a byte at a time, must not hold a socket (and a
+/// file descriptor) for ever.
+#[derive(Args, Clone, Debug)]
+pub struct Connections {
+    /// Seconds a client has to send a request's headers, on a new connection and
+    /// again on a kept-alive one once a response is sent (so it is also the idle
+    /// keep-alive timeout); then the connection is closed.
+    #[arg(long, env = "CLIMATE_TRACKER_HEADER_READ_TIMEOUT_SECS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_read_timeout_secs: u64,
+    /// Connections open at once; past it new ones wait in the listen backlog. Lowered at
+    /// start-up to fit below the open-file limit (raised to its hard limit first).
+    #[arg(long, env = "CLIMATE_TRACKER_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+}
+
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 4096;
+
+impl Default for Connections {
+    fn default() -> Self {
+        Connections {
+            header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
 }
 
 /// Protections around every request: limits, timeouts, CORS, rate limiting.

@@ -7,9 +7,13 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::{Resp, each_backend};
+use climate_tracker::config;
+use common::{Resp, TestApp, each_backend};
 use serde_json::json;
 use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 const INSTITUTIONS: &str = "/api/v1/institutions";
 
@@ -242,4 +246,278 @@ async fn text_is_stored_nfc_so_a_search_in_either_form_finds_it() {
         }
     })
     .await;
+}
+
+// ---- a real socket: the service's own serving loop on 127.0.0.1:0 ----------
+
+/// `app`'s router served by `climate_tracker::server::listen`, as `serve`
+/// serves it; stopped when dropped.
+struct Served {
+    addr: std::net::SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn served(app: &TestApp, limits: config::Connections) -> Served {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let router = app.router.clone();
+    let task = tokio::spawn(async move {
+        climate_tracker::server::listen(listener, router, &limits, std::future::pending()).await;
+    });
+    Served { addr, task }
+}
+
+fn short_timeouts(seconds: u64) -> config::Connections {
+    config::Connections {
+        header_read_timeout_secs: seconds,
+        ..config::Connections::default()
+    }
+}
+
+/// Reads until the server closes the connection (EOF or reset) and returns
+/// how long that took, or `None` if it was still open after `bound`.
+async fn closed_by_server(stream: &mut TcpStream, bound: Duration) -> Option<Duration> {
+    let started = Instant::now();
+    let mut buf = [0u8; 1024];
+    let read_to_end = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(bound, read_to_end)
+        .await
+        .ok()
+        .map(|()| started.elapsed())
+}
+
+/// The status line of the first response on `stream`, if one comes within `bound`.
+async fn status_line(stream: &mut TcpStream, bound: Duration) -> Option<String> {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = async {
+        while !seen.windows(2).any(|w| w == b"\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(bound, read).await.ok()?;
+    let text = String::from_utf8_lossy(&seen);
+    text.split("\r\n").next().filter(|l| !l.is_empty()).map(str::to_owned)
+}
+
+// ---- 2. Connections never time out ----------------------------------------
+
+#[tokio::test]
+async fn a_slowloris_connection_is_closed_by_the_header_read_timeout() {
+    each_backend(|app| async move {
+        let served = served(&app, short_timeouts(1)).await;
+        let mut stream = TcpStream::connect(served.addr).await.expect("connect");
+        let started = Instant::now();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: probe\r\nX-Slow: ")
+            .await
+            .expect("start the headers");
+        // One header byte every 200 ms, never the end of the headers, for at most 10 s.
+        let mut closed = false;
+        while started.elapsed() < Duration::from_secs(10) {
+            if stream.write_all(b"a").await.is_err() {
+                closed = true;
+                break;
+            }
+            if closed_by_server(&mut stream, Duration::from_millis(200))
+                .await
+                .is_some()
+            {
+                closed = true;
+                break;
+            }
+        }
+        let elapsed = started.elapsed();
+        eprintln!("{}: slowloris connection closed after {elapsed:?}", app.backend);
+        assert!(
+            closed,
+            "a connection sending a header byte every 200 ms was still open after {elapsed:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed() {
+    each_backend(|app| async move {
+        let served = served(&app, short_timeouts(1)).await;
+        let mut stream = TcpStream::connect(served.addr).await.expect("connect");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: probe\r\n\r\n")
+            .await
+            .expect("request");
+        let status = status_line(&mut stream, Duration::from_secs(5)).await;
+        assert_eq!(status.as_deref(), Some("HTTP/1.1 200 OK"));
+        // Kept alive, then nothing more from the client.
+        let closed = closed_by_server(&mut stream, Duration::from_secs(10)).await;
+        eprintln!("{}: idle keep-alive connection closed after {closed:?}", app.backend);
+        assert!(
+            closed.is_some(),
+            "an idle keep-alive connection was still open after 10 s"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn past_the_connection_cap_a_new_connection_waits_until_one_closes() {
+    each_backend(|app| async move {
+        let limits = config::Connections {
+            header_read_timeout_secs: 30,
+            max_connections: 2,
+        };
+        let served = served(&app, limits).await;
+        let mut idle = Vec::new();
+        for _ in 0..2 {
+            idle.push(TcpStream::connect(served.addr).await.expect("connect"));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The kernel completes the handshake; the service does not take the connection yet.
+        let mut third = TcpStream::connect(served.addr).await.expect("connect");
+        third
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: probe\r\n\r\n")
+            .await
+            .expect("request");
+        assert_eq!(
+            status_line(&mut third, Duration::from_millis(500)).await,
+            None,
+            "served past the cap"
+        );
+        drop(idle);
+        let status = status_line(&mut third, Duration::from_secs(10)).await;
+        assert_eq!(status.as_deref(), Some("HTTP/1.1 200 OK"));
+    })
+    .await;
+}
+
+// ---- 2. The binary: flags, their environment twins, the open-file limit ----
+
+#[test]
+fn the_connection_settings_have_defaults_and_refuse_nonsense() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        connections: config::Connections,
+    }
+    let defaults = Cli::try_parse_from(["ct"]).expect("defaults").connections;
+    assert_eq!(defaults.header_read_timeout_secs, 10);
+    assert_eq!(defaults.max_connections, 4096);
+    for bad in [
+        ["ct", "--header-read-timeout-secs", "0"],
+        ["ct", "--header-read-timeout-secs", "301"],
+        ["ct", "--max-connections", "0"],
+    ] {
+        assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} accepted");
+    }
+}
+
+/// `Max open files` of a process: (soft, hard).
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("/proc/PID/limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a Max open files line")
+        .to_owned();
+    let mut words = line.split_whitespace().skip(3);
+    let soft = words.next().expect("soft").to_owned();
+    let hard = words.next().expect("hard").to_owned();
+    (soft, hard)
+}
+
+#[tokio::test]
+async fn serve_raises_the_open_file_limit_and_takes_the_timeout_from_its_environment_twin() {
+    if !std::path::Path::new("/proc/self/limits").exists() {
+        eprintln!("no /proc here: skipped");
+        return;
+    }
+    let mut databases = vec![common::TestDb::sqlite()];
+    if let Ok(url) = std::env::var("TEST_POSTGRES_URL") {
+        databases.push(common::TestDb::postgres(&url).await);
+    }
+    for db in databases {
+        // A low soft limit, as many systems start services with (1,024), here 256.
+        let mut child = Killed(
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "ulimit -Sn 256 && exec {} serve --bind 127.0.0.1:0",
+                    env!("CARGO_BIN_EXE_climate-tracker")
+                ))
+                .env("CLIMATE_TRACKER_DATABASE_URL", db.url())
+                .env("CLIMATE_TRACKER_ADMIN_TOKEN", "ctk_hardening-admin")
+                .env("CLIMATE_TRACKER_HEADER_READ_TIMEOUT_SECS", "1")
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start climate-tracker"),
+        );
+        let addr = listening_address(&mut child.0);
+        let (soft, hard) = open_file_limits(child.0.id());
+        eprintln!(
+            "{}: open files soft {soft}, hard {hard} (started at soft 256)",
+            db.backend()
+        );
+        assert_eq!(soft, hard, "the soft limit is raised to the hard one");
+
+        let mut stream = TcpStream::connect(&addr).await.expect("connect");
+        let closed = closed_by_server(&mut stream, Duration::from_secs(10)).await;
+        assert!(closed.is_some(), "a silent connection was still open after 10 s");
+    }
+}
+
+/// A child process, killed when dropped (a failing assertion included).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits for `listening on http://ADDR` on the child's stderr, draining it afterwards.
+fn listening_address(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let pipe = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut log = Vec::new();
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) => {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    return rest.split_whitespace().next().expect("address").to_owned();
+                }
+                log.push(line);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let _ = child.kill();
+    panic!("the server never said it was listening:\n{}", log.join("\n"));
 }
