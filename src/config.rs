@@ -69,6 +69,16 @@ pub struct Security {
     #[arg(long, env = "CLIMATE_TRACKER_REQUEST_TIMEOUT_SECS", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECS,
         value_parser = clap::value_parser!(u64).range(1..=50))]
     pub request_timeout_secs: u64,
+    /// Requests one token may have in flight at once on this instance; past it 429 with
+    /// Retry-After, so one token cannot take every slot.
+    #[arg(long, env = "CLIMATE_TRACKER_MAX_CONCURRENT_REQUESTS_PER_TOKEN",
+        default_value_t = DEFAULT_MAX_CONCURRENT_REQUESTS_PER_TOKEN, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_requests_per_token: u32,
+    /// Seconds a client has to send a request's whole body (at most 1 MiB) once its headers
+    /// are in; then 408. It runs inside the request timeout.
+    #[arg(long, env = "CLIMATE_TRACKER_BODY_READ_TIMEOUT_SECS", default_value_t = DEFAULT_BODY_READ_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=50))]
+    pub body_read_timeout_secs: u64,
     /// Requests per minute per token, per instance (0: no limit); past it 429 with Retry-After.
     #[arg(long, env = "CLIMATE_TRACKER_RATE_LIMIT_PER_MINUTE", default_value_t = 0)]
     pub rate_limit_per_minute: u32,
@@ -83,12 +93,16 @@ pub struct Security {
 
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: u32 = 512;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS_PER_TOKEN: u32 = 128;
+pub const DEFAULT_BODY_READ_TIMEOUT_SECS: u64 = 10;
 
 impl Default for Security {
     fn default() -> Self {
         Security {
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             request_timeout_secs: DEFAULT_REQUEST_TIMEOUT_SECS,
+            max_concurrent_requests_per_token: DEFAULT_MAX_CONCURRENT_REQUESTS_PER_TOKEN,
+            body_read_timeout_secs: DEFAULT_BODY_READ_TIMEOUT_SECS,
             rate_limit_per_minute: 0,
             cors_origins: Vec::new(),
             hsts: false,

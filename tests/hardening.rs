@@ -5,7 +5,7 @@
 
 mod common;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{Method, Request, StatusCode};
 use climate_tracker::config;
 use common::{Resp, TestApp, each_backend};
@@ -14,6 +14,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
 
 const INSTITUTIONS: &str = "/api/v1/institutions";
 
@@ -520,4 +521,214 @@ fn listening_address(child: &mut std::process::Child) -> String {
     }
     let _ = child.kill();
     panic!("the server never said it was listening:\n{}", log.join("\n"));
+}
+
+// ---- 3. A read-only token can take the instance down -----------------------
+
+/// A POST that declares `length` bytes of body and sends none of them.
+fn declared_post(path: &str, token: &str, length: u64) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: probe\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A POST whose body never arrives, in process: it stays in flight until dropped.
+fn stalled_post(path: &str, token: &str) -> Request<Body> {
+    let never = futures::stream::pending::<Result<Bytes, std::io::Error>>();
+    Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("content-length", "100")
+        .body(Body::from_stream(never))
+        .expect("request")
+}
+
+const TEN_GIB: u64 = 10 * 1024 * 1024 * 1024;
+
+#[tokio::test]
+async fn a_write_the_role_may_not_send_is_refused_before_its_body_is_read() {
+    each_backend(|app| async move {
+        let viewer = app.token("viewer", None).await;
+        let uni = app.institution("tonga-uni", "TO").await;
+        let mine = app.project("mine", &["TO"]).await;
+        let theirs = app.project("theirs", &["KI"]).await;
+        app.participate(&mine, &uni, "lead").await;
+        let partner = app.token("partner", Some(&uni)).await;
+        let served = served(&app, config::Connections::default()).await;
+        let cases = [
+            (INSTITUTIONS.to_owned(), viewer.as_str(), "HTTP/1.1 403 Forbidden"),
+            ("/api/v1/tokens".to_owned(), viewer.as_str(), "HTTP/1.1 403 Forbidden"),
+            (
+                format!("/api/v1/projects/{mine}/transitions"),
+                partner.as_str(),
+                "HTTP/1.1 403 Forbidden",
+            ),
+            // What a partner cannot see stays a 404, as a read of it answers.
+            (
+                format!("/api/v1/projects/{theirs}/transitions"),
+                partner.as_str(),
+                "HTTP/1.1 404 Not Found",
+            ),
+        ];
+        for (path, token, expected) in cases {
+            let mut stream = TcpStream::connect(served.addr).await.expect("connect");
+            stream
+                .write_all(&declared_post(&path, token, TEN_GIB))
+                .await
+                .expect("headers");
+            // The body never comes: the answer must not wait for it.
+            let status = status_line(&mut stream, Duration::from_secs(5)).await;
+            assert_eq!(status.as_deref(), Some(expected), "POST {path}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_declared_content_length_over_the_limit_is_413_at_once() {
+    each_backend(|app| async move {
+        let served = served(&app, config::Connections::default()).await;
+        for length in [TEN_GIB, 1024 * 1024 + 1] {
+            let mut stream = TcpStream::connect(served.addr).await.expect("connect");
+            stream
+                .write_all(&declared_post(INSTITUTIONS, &app.admin, length))
+                .await
+                .expect("headers");
+            let status = status_line(&mut stream, Duration::from_secs(5)).await;
+            assert_eq!(
+                status.as_deref(),
+                Some("HTTP/1.1 413 Payload Too Large"),
+                "{length} bytes"
+            );
+        }
+        // In process too, with the problem document.
+        let mut req = stalled_post(INSTITUTIONS, &app.admin);
+        req.headers_mut().insert("content-length", TEN_GIB.into());
+        let r = tokio::time::timeout(Duration::from_secs(5), app.send(req))
+            .await
+            .expect("at once");
+        assert_problem(&r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn viewer_tokens_with_slow_bodies_cannot_fill_the_slots_and_healthz_answers_when_they_are_full() {
+    each_backend(|app| async move {
+        let viewer = app.token("viewer", None).await;
+        let app = app.with_security(config::Security {
+            max_concurrent_requests: 2,
+            ..config::Security::default()
+        });
+        // Viewers' writes are refused at once, so they hold no slot.
+        for _ in 0..8 {
+            let r = tokio::time::timeout(Duration::from_secs(5), app.send(stalled_post(INSTITUTIONS, &viewer)))
+                .await
+                .expect("refused at once");
+            assert_problem(&r, StatusCode::FORBIDDEN, "forbidden");
+        }
+        assert_eq!(app.get(INSTITUTIONS).await.status, StatusCode::OK);
+
+        // Admins' slow bodies do hold slots; the ops endpoints answer all the same.
+        let held: Vec<_> = (0..2)
+            .map(|_| tokio::spawn(app.router.clone().oneshot(stalled_post(INSTITUTIONS, &app.admin))))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_problem(
+            &app.get(INSTITUTIONS).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+        );
+        for path in ["/healthz", "/readyz", "/metrics"] {
+            let r = app.send(request(Method::GET, path, None)).await;
+            assert_eq!(r.status, StatusCode::OK, "{path} while every slot is taken: {}", r.body);
+        }
+        for task in held {
+            task.abort();
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_408_long_before_the_request_timeout() {
+    each_backend(|app| async move {
+        let app = app.with_security(config::Security {
+            body_read_timeout_secs: 1,
+            request_timeout_secs: 30,
+            ..config::Security::default()
+        });
+        let started = Instant::now();
+        let r = tokio::time::timeout(
+            Duration::from_secs(10),
+            app.send(stalled_post(INSTITUTIONS, &app.admin)),
+        )
+        .await
+        .expect("an answer within 10 s");
+        eprintln!("{}: stalled body answered after {:?}", app.backend, started.elapsed());
+        assert_problem(&r, StatusCode::REQUEST_TIMEOUT, "request_timeout");
+        // A body that arrives in time is unaffected.
+        let ok = app
+            .post(INSTITUTIONS, institution_named(json!({"en": "On time"})))
+            .await;
+        assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.body);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_token_may_hold_only_its_share_of_the_slots() {
+    each_backend(|app| async move {
+        let viewer = app.token("viewer", None).await;
+        let app = app.with_security(config::Security {
+            max_concurrent_requests_per_token: 2,
+            ..config::Security::default()
+        });
+        let held: Vec<_> = (0..2)
+            .map(|_| tokio::spawn(app.router.clone().oneshot(stalled_post(INSTITUTIONS, &app.admin))))
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let third = app.get(INSTITUTIONS).await;
+        assert_problem(&third, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+        assert_eq!(third.header("retry-after"), Some("1"));
+        assert_eq!(
+            app.get_as(&viewer, INSTITUTIONS).await.status,
+            StatusCode::OK,
+            "another token"
+        );
+        for task in held {
+            task.abort();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            app.get(INSTITUTIONS).await.status,
+            StatusCode::OK,
+            "its places given back"
+        );
+    })
+    .await;
+}
+
+#[test]
+fn the_request_settings_have_defaults_and_refuse_nonsense() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        security: config::Security,
+    }
+    let defaults = Cli::try_parse_from(["ct"]).expect("defaults").security;
+    assert_eq!(defaults.body_read_timeout_secs, 10);
+    assert_eq!(defaults.max_concurrent_requests_per_token, 128);
+    for bad in [
+        ["ct", "--body-read-timeout-secs", "0"],
+        ["ct", "--body-read-timeout-secs", "60"],
+        ["ct", "--max-concurrent-requests-per-token", "0"],
+    ] {
+        assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} accepted");
+    }
 }

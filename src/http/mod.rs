@@ -69,9 +69,14 @@ fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(milestones::router())
         .merge(tokens::router())
         .merge(audit_events::router())
+        // Outermost last: a slot, the token, its role, its share, its rate; only then the body.
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
+        .layer(from_fn_with_state(state.clone(), security::read_body))
         .layer(from_fn_with_state(state.clone(), security::rate_limit))
-        .layer(from_fn_with_state(state.clone(), auth::authenticate));
+        .layer(from_fn_with_state(state.clone(), security::per_token))
+        .layer(from_fn_with_state(state.clone(), auth::authorize))
+        .layer(from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(from_fn_with_state(state.clone(), security::limit));
     let (router, mut doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest(API_PREFIX, v1)
         .routes(routes!(ops::healthz))
@@ -101,7 +106,6 @@ pub fn router(state: AppState) -> Router {
         .merge(page::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(from_fn_with_state(state.clone(), security::limit))
         .layer(from_fn(ops::record_metrics))
         .layer(from_fn_with_state(state.clone(), security::headers))
         .layer(tower::util::option_layer(security::cors(&state.security)))
