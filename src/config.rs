@@ -60,7 +60,8 @@ impl Default for Connections {
 /// The defaults change nothing a well-behaved client notices.
 #[derive(Args, Clone, Debug)]
 pub struct Security {
-    /// Requests served at once by this instance; more are refused at once with 503.
+    /// API requests served at once by this instance; more are refused at once with 503
+    /// (`/healthz`, `/readyz` and `/metrics` are not counted).
     #[arg(long, env = "CLIMATE_TRACKER_MAX_CONCURRENT_REQUESTS", default_value_t = DEFAULT_MAX_CONCURRENT_REQUESTS,
         value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_requests: u32,
