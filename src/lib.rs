@@ -8,6 +8,7 @@ pub mod domain;
 pub mod entities;
 pub mod export;
 pub mod http;
+pub mod jobs;
 pub mod seed;
 pub mod server;
 pub mod store;

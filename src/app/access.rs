@@ -8,9 +8,11 @@
 
 use super::actor::Actor;
 use super::error::{AppError, AppResult};
-use crate::entities::{grant, milestone, participant, project};
+use crate::entities::{disbursement, grant, milestone, participant, project};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
+};
 use uuid::Uuid;
 
 /// Restricts a query on any entity with a project id column to the projects
@@ -77,4 +79,43 @@ pub fn seen_then<T>(found: AppResult<T>, may: impl FnOnce() -> AppResult<()>) ->
     let record = found?;
     may()?;
     Ok(record)
+}
+
+/// Whether the actor can see the resource of kind `kind` (a route's first
+/// segment, e.g. `projects`) with this id, as a read of it would tell: a
+/// partner sees projects it takes part in and their milestones, and grants
+/// to its institution and their disbursements. Other kinds (the registry,
+/// funds, tokens) look the same to every actor. For refusing a write with
+/// the 404 a read would give, before its body is read, so that a refusal
+/// does not reveal existence.
+pub async fn can_see(db: &impl ConnectionTrait, actor: &Actor, kind: &str, id: Uuid) -> AppResult<bool> {
+    if actor.partner_scope().is_none() {
+        return Ok(true);
+    }
+    let found = match kind {
+        "projects" => {
+            visible_projects(project::Entity::find_by_id(id), actor, project::Column::Id)
+                .count(db)
+                .await?
+        }
+        "milestones" => {
+            visible_projects(milestone::Entity::find_by_id(id), actor, milestone::Column::ProjectId)
+                .count(db)
+                .await?
+        }
+        "grants" => visible_grants(grant::Entity::find_by_id(id), actor).count(db).await?,
+        "disbursements" => {
+            let grants = visible_grants(grant::Entity::find(), actor)
+                .select_only()
+                .column(grant::Column::Id)
+                .as_query()
+                .to_owned();
+            disbursement::Entity::find_by_id(id)
+                .filter(disbursement::Column::GrantId.in_subquery(grants))
+                .count(db)
+                .await?
+        }
+        _ => 1,
+    };
+    Ok(found > 0)
 }

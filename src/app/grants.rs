@@ -589,12 +589,12 @@ pub async fn reverse(uow: &mut UnitOfWork, disbursement_id: Uuid, reason: Note) 
             .seen_by(seen_by),
     );
     // The original is announced as reversed; the event carries the reversal.
-    uow.announce(NewEvent {
-        kind: "disbursement.reversed".into(),
-        entity_type: "disbursement",
-        entity_id: disbursement_id,
-        audience: seen_by,
-        data: to_json(&view),
-    });
+    uow.announce(NewEvent::new(
+        "disbursement.reversed".into(),
+        "disbursement",
+        disbursement_id,
+        seen_by,
+        to_json(&view),
+    ));
     Ok(view)
 }

@@ -21,7 +21,9 @@ pub mod institutions;
 pub mod ledger;
 pub mod milestones;
 pub mod projects;
+pub mod reminders;
 pub mod tokens;
+pub mod webhooks;
 
 pub use actor::Actor;
 pub use error::{AppError, AppResult, FieldError};

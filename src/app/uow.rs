@@ -50,13 +50,7 @@ impl Change {
                 before,
                 after,
             },
-            event: NewEvent {
-                kind: event,
-                entity_type,
-                entity_id: id,
-                audience: Audience::default(),
-                data,
-            },
+            event: NewEvent::new(event, entity_type, id, Audience::default(), data),
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod codes;
 pub mod date;
+pub mod delivery;
 pub mod kinds;
 pub mod ledger;
 pub mod money;

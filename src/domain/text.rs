@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// Text in one or more languages, keyed by BCP 47 tag; `MAX` characters per entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +27,7 @@ impl<const MAX: usize> LocalizedText<MAX> {
     /// All languages in one lowercase string, for `q=` search in any language.
     pub fn search_text(&self) -> String {
         let joined: Vec<&str> = self.0.values().map(String::as_str).collect();
-        joined.join("\n").to_lowercase()
+        search_form(&joined.join("\n"))
     }
 
     /// English if present, else the first language: for labels and logs.
@@ -36,11 +38,92 @@ impl<const MAX: usize> LocalizedText<MAX> {
     }
 }
 
-/// Refuses control characters other than tab and line breaks: invisible,
-/// never meant, and NUL cannot be stored by PostgreSQL at all.
-fn control_character(text: &str) -> Option<char> {
-    text.chars()
+/// How text is compared in `q=` search, stored and searched alike: lower
+/// case, NFC, so "Café" typed composed finds "Café" sent decomposed.
+pub fn search_form(text: &str) -> String {
+    text.to_lowercase().nfc().collect()
+}
+
+/// What is wrong with a piece of human text; each caller names its subject.
+enum Flaw {
+    /// Nothing but white space.
+    Blank,
+    /// Nothing visible: white space and format characters (category Cf) such as U+200B.
+    Invisible(char),
+    TooLong(usize),
+    Control(char),
+    Bidi(char, &'static str),
+}
+
+impl Flaw {
+    /// The flaw as the end of a sentence ("the 'en' text …", "… may not be empty").
+    fn describe(&self) -> String {
+        match self {
+            Flaw::Blank => "is empty".into(),
+            Flaw::Invisible(c) => format!(
+                "shows nothing: it holds only white space and invisible format characters such as U+{:04X}",
+                u32::from(*c)
+            ),
+            Flaw::TooLong(max) => format!("is longer than {max} characters"),
+            Flaw::Control(c) => format!("contains the control character {c:?}"),
+            Flaw::Bidi(c, name) => format!(
+                "contains U+{:04X} ({name}), a bidirectional control character that can make text \
+                 display in another order than it is stored",
+                u32::from(*c)
+            ),
+        }
+    }
+}
+
+/// The bidirectional controls (embeddings, overrides, isolates and the
+/// implicit marks): they reorder what a reader sees, in names, notes, the
+/// dashboard, CSV and open-data exports alike.
+fn bidi_control(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{061C}' => "ARABIC LETTER MARK",
+        '\u{200E}' => "LEFT-TO-RIGHT MARK",
+        '\u{200F}' => "RIGHT-TO-LEFT MARK",
+        '\u{202A}' => "LEFT-TO-RIGHT EMBEDDING",
+        '\u{202B}' => "RIGHT-TO-LEFT EMBEDDING",
+        '\u{202C}' => "POP DIRECTIONAL FORMATTING",
+        '\u{202D}' => "LEFT-TO-RIGHT OVERRIDE",
+        '\u{202E}' => "RIGHT-TO-LEFT OVERRIDE",
+        '\u{2066}' => "LEFT-TO-RIGHT ISOLATE",
+        '\u{2067}' => "RIGHT-TO-LEFT ISOLATE",
+        '\u{2068}' => "FIRST STRONG ISOLATE",
+        '\u{2069}' => "POP DIRECTIONAL ISOLATE",
+        _ => return None,
+    })
+}
+
+/// The one check of human text, plain or localized: returns it NFC-normalised
+/// (one spelling per word, so equality and search hold), or its first flaw.
+/// Control characters other than tab and line breaks are refused (never
+/// meant, and PostgreSQL cannot store NUL at all), bidirectional controls
+/// too, and so is text with nothing visible in it.
+fn clean(text: &str, max: usize) -> Result<String, Flaw> {
+    if text.trim().is_empty() {
+        return Err(Flaw::Blank);
+    }
+    if let Some(c) = text
+        .chars()
         .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(Flaw::Control(c));
+    }
+    if let Some((c, name)) = text.chars().find_map(|c| bidi_control(c).map(|name| (c, name))) {
+        return Err(Flaw::Bidi(c, name));
+    }
+    let is_format = |c: char| c.general_category() == GeneralCategory::Format;
+    if text.chars().all(|c| c.is_whitespace() || is_format(c)) {
+        let first = text.chars().find(|c| is_format(*c)).unwrap_or(' ');
+        return Err(Flaw::Invisible(first));
+    }
+    let normalized: String = text.nfc().collect();
+    if normalized.chars().count() > max {
+        return Err(Flaw::TooLong(max));
+    }
+    Ok(normalized)
 }
 
 /// A pragmatic BCP 47 check: a 2-3 letter primary language, then subtags of
@@ -59,21 +142,15 @@ impl<const MAX: usize> TryFrom<BTreeMap<String, String>> for LocalizedText<MAX> 
         if map.is_empty() {
             return Err("needs at least one language, e.g. {\"en\": \"...\"}".into());
         }
-        for (tag, text) in &map {
-            if !is_language_tag(tag) {
+        let mut clean_map = BTreeMap::new();
+        for (tag, text) in map {
+            if !is_language_tag(&tag) {
                 return Err(format!("'{tag}' is not a BCP 47 language tag"));
             }
-            if text.trim().is_empty() {
-                return Err(format!("the '{tag}' text is empty"));
-            }
-            if text.chars().count() > MAX {
-                return Err(format!("the '{tag}' text is longer than {MAX} characters"));
-            }
-            if let Some(c) = control_character(text) {
-                return Err(format!("the '{tag}' text contains the control character {c:?}"));
-            }
+            let text = clean(&text, MAX).map_err(|flaw| format!("the '{tag}' text {}", flaw.describe()))?;
+            clean_map.insert(tag, text);
         }
-        Ok(LocalizedText(map))
+        Ok(LocalizedText(clean_map))
     }
 }
 
@@ -153,6 +230,44 @@ mod tests {
         assert!(serde_json::from_value::<Note>(serde_json::json!("a\u{0}b")).is_err());
         assert!(serde_json::from_value::<Note>(serde_json::json!("a\nb")).is_ok());
     }
+
+    #[test]
+    fn refuses_text_with_nothing_visible() {
+        for invisible in ["\u{200B}", "\u{FEFF}", " \u{2060} ", "\u{200B}\u{200D}\u{00AD}"] {
+            let e = parse(serde_json::json!({"en": invisible})).unwrap_err().to_string();
+            assert!(e.contains("shows nothing"), "{invisible:?}: {e}");
+            assert!(serde_json::from_value::<Line>(serde_json::json!(invisible)).is_err());
+        }
+        // Format characters inside visible text stay (a zero-width joiner in an emoji, say).
+        assert!(parse(serde_json::json!({"en": "Tonga\u{200D}Fiji"})).is_ok());
+    }
+
+    #[test]
+    fn refuses_bidirectional_controls_naming_them() {
+        for c in [
+            '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}',
+        ] {
+            let text = format!("Tonga{c}gnp.exe");
+            let e = parse(serde_json::json!({"en": text})).unwrap_err().to_string();
+            assert!(e.contains(&format!("U+{:04X}", u32::from(c))), "{e}");
+            let e = serde_json::from_value::<Note>(serde_json::json!(text))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("bidirectional"), "{e}");
+        }
+    }
+
+    #[test]
+    fn stores_text_nfc_normalised_and_searches_it_so() {
+        let t = parse(serde_json::json!({"en": "Cafe\u{301} Nuku\u{2BB}alofa"})).unwrap();
+        assert_eq!(t.get("en"), Some("Caf\u{E9} Nuku\u{2BB}alofa"));
+        assert!(t.search_text().contains(&search_form("CAF\u{C9}")));
+        assert!(t.search_text().contains(&search_form("cafe\u{301}")));
+        let line: Line = serde_json::from_value(serde_json::json!("A\u{30A}")).unwrap();
+        assert_eq!(line.as_str(), "\u{C5}");
+        // The limit counts characters as stored: 500 decomposed pairs are 500 characters.
+        assert!(parse(serde_json::json!({"en": "e\u{301}".repeat(500)})).is_ok());
+    }
 }
 
 /// A plain, single-language string: non-blank, at most `MAX` characters
@@ -173,14 +288,10 @@ impl<const MAX: usize> Plain<MAX> {
 impl<const MAX: usize> TryFrom<String> for Plain<MAX> {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        if s.trim().is_empty() {
-            Err("may not be empty".into())
-        } else if s.chars().count() > MAX {
-            Err(format!("is longer than {MAX} characters"))
-        } else if let Some(c) = control_character(&s) {
-            Err(format!("contains the control character {c:?}"))
-        } else {
-            Ok(Plain(s))
+        match clean(&s, MAX) {
+            Ok(text) => Ok(Plain(text)),
+            Err(Flaw::Blank) => Err("may not be empty".into()),
+            Err(flaw) => Err(flaw.describe()),
         }
     }
 }

@@ -15,8 +15,7 @@ pub struct Model {
     pub language: String,
     pub subject: String,
     pub body: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    pub status: crate::domain::delivery::DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     pub lease_until: Option<DateTimeUtc>,

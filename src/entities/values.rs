@@ -3,6 +3,7 @@
 //! (What sea-orm's `DeriveValueType` generates for string enums, written
 //! here so that `domain` stays free of SQL.)
 
+use crate::domain::delivery::DeliveryStatus;
 use crate::domain::kinds::{ParticipantRole, Role};
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 
@@ -60,4 +61,11 @@ macro_rules! string_column {
     )+};
 }
 
-string_column!(ProjectStatus, MilestoneStatus, GrantStatus, Role, ParticipantRole);
+string_column!(
+    ProjectStatus,
+    MilestoneStatus,
+    GrantStatus,
+    Role,
+    ParticipantRole,
+    DeliveryStatus
+);

@@ -13,8 +13,7 @@ pub struct Model {
     /// The event's id: `webhook-id`, the same on every attempt.
     pub event_id: Uuid,
     pub event_type: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    pub status: crate::domain::delivery::DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: DateTimeUtc,
     /// A worker's claim: nobody else attempts it before this passes.

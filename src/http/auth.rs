@@ -6,12 +6,13 @@
 //! useful about a secret; the final check is in constant time all the same.
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ApiResult};
 use crate::app::Actor;
 use crate::app::tokens::hash_secret;
+use crate::domain::kinds::Role;
 use crate::entities::token;
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{header, request::Parts};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::http::{Method, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Utc;
@@ -56,9 +57,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && s.len() <= 256)
+        .and_then(bearer_secret)
         .ok_or(ApiError::Unauthorized)?;
     let hash = hash_secret(secret);
     let row = token::Entity::find()
@@ -77,6 +76,80 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     Ok(next.run(req).await)
 }
 
+/// The secret of an `Authorization: Bearer <secret>` value. The scheme is
+/// case-insensitive (RFC 9110 §11.1), so `BEARER` and `bearer` work too.
+fn bearer_secret(value: &str) -> Option<&str> {
+    let (scheme, secret) = value.split_once(' ')?;
+    let secret = secret.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !secret.is_empty() && secret.len() <= 256).then_some(secret)
+}
+
+/// The writes a partner may send, by route template. Every other write is
+/// for admins only, and a viewer only reads (GET, HEAD, OPTIONS). What a
+/// reader may see is narrowed further by the handlers (a partner's own
+/// projects, no tokens for viewers); this table is only about changes.
+const PARTNER_WRITES: &[(Method, &str)] = &[(Method::POST, "/api/v1/milestones/{id}/reports")];
+
+fn may_send(role: Role, method: &Method, route: &str) -> bool {
+    match role {
+        Role::Admin => true,
+        _ if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) => true,
+        Role::Partner => PARTNER_WRITES.iter().any(|(m, r)| m == method && *r == route),
+        Role::Viewer => false,
+    }
+}
+
+/// Middleware on `/api/v1`, after authentication: refuses a write the
+/// caller's role may not send before any of its body is read, so a token
+/// cannot hold a request slot with a body it may not send. A partner is
+/// refused with the 404 a read would give when it cannot see what the write
+/// names, and with 403 otherwise, as the handlers would answer.
+pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    let caller = req
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or(ApiError::Unauthorized)?;
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let route = route.as_deref().unwrap_or_default();
+    if may_send(caller.role, req.method(), route) {
+        return Ok(next.run(req).await);
+    }
+    if caller.partner_scope().is_some() && !can_see_named(&state, &caller, route, req).await? {
+        return Err(ApiError::NotFound);
+    }
+    Err(ApiError::Forbidden(match caller.role {
+        Role::Viewer => "viewer tokens can only read",
+        _ => "this action needs an admin token",
+    }))
+}
+
+/// Whether the caller can see the resource a route names by its `{id}`
+/// (`/api/v1/projects/{id}/transitions` names a project).
+async fn can_see_named(state: &AppState, caller: &Caller, route: &str, req: Request) -> ApiResult<bool> {
+    let Some(kind) = route
+        .strip_prefix(super::API_PREFIX)
+        .and_then(|r| r.strip_prefix('/'))
+        .and_then(|r| {
+            r.strip_suffix("/{id}")
+                .or_else(|| r.split_once("/{id}/").map(|(kind, _)| kind))
+        })
+    else {
+        return Ok(true);
+    };
+    let (mut parts, _) = req.into_parts();
+    let id = RawPathParams::from_request_parts(&mut parts, state)
+        .await
+        .ok()
+        .and_then(|params| params.iter().find(|(name, _)| *name == "id").map(|(_, v)| v.to_owned()))
+        .and_then(|v| Uuid::parse_str(&v).ok());
+    match id {
+        Some(id) => Ok(crate::app::access::can_see(&state.db, caller, kind, id).await?),
+        // Not an id: a read would not find it either.
+        None => Ok(false),
+    }
+}
+
 /// Records `last_used_at`, at most once a minute per token, so reads stay reads.
 async fn touch(state: &AppState, row: &token::Model) {
     let now = Utc::now();
@@ -90,5 +163,20 @@ async fn touch(state: &AppState, row: &token::Model) {
     };
     if let Err(e) = update.update(&state.db).await {
         tracing::warn!(error = %e, "could not record token use");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_secret;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in ["Bearer ctk_x", "bearer ctk_x", "BEARER ctk_x", "BeArEr  ctk_x "] {
+            assert_eq!(bearer_secret(value), Some("ctk_x"), "{value}");
+        }
+        for value in ["Basic ctk_x", "Bearer", "Bearer ", "Bearerctk_x", "ctk_x"] {
+            assert_eq!(bearer_secret(value), None, "{value}");
+        }
     }
 }

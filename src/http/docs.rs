@@ -35,6 +35,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "exports", description = "Open data: CSV, 360Giving and IATI 2.03 (not for partners)"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "audit", description = "Audit trail (admin)"),
+        (name = "webhooks", description = "Endpoints told of every change, signed as Standard Webhooks sign (admin)"),
         (name = "events", description = "The feed of every change, in commit order, for dashboards and other systems"),
         (name = "ops", description = "Health, readiness and metrics (no auth)"),
     ),
@@ -72,7 +73,8 @@ fn rate_limited() -> RefOr<utoipa::openapi::Response> {
     use utoipa::openapi::header::HeaderBuilder;
     problem_response(
         "`rate_limited`: this token sent more requests per minute than this instance allows \
-         (`CLIMATE_TRACKER_RATE_LIMIT_PER_MINUTE`); retry after `Retry-After` seconds",
+         (`CLIMATE_TRACKER_RATE_LIMIT_PER_MINUTE`), or has more in flight at once \
+         (`CLIMATE_TRACKER_MAX_CONCURRENT_REQUESTS_PER_TOKEN`); retry after `Retry-After` seconds",
     )
     .header(
         "Retry-After",
@@ -163,6 +165,11 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
             if matches!(method, HttpMethod::Post | HttpMethod::Patch) && op.request_body.is_some() {
                 add("400", "`malformed_json`: the body is not JSON");
                 add("413", "`payload_too_large`: the body exceeds 1 MiB");
+                add(
+                    "408",
+                    "`request_timeout`: the body did not arrive within the body-read timeout \
+                     (`CLIMATE_TRACKER_BODY_READ_TIMEOUT_SECS`)",
+                );
                 add("415", "`unsupported_media_type`: the body is not application/json");
             }
             if method == HttpMethod::Post {

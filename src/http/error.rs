@@ -59,6 +59,9 @@ pub enum ApiError {
     Overloaded,
     #[error("the request took longer than {0} s and was cut off; nothing was changed")]
     TimedOut(u64),
+    /// The client did not send the whole body in time: its fault, so 408, not 503.
+    #[error("the request body did not arrive within {0} s; nothing was changed")]
+    BodyTimedOut(u64),
     /// Too many requests for one token: 429 with `Retry-After` (whole seconds, at least 1).
     #[error("too many requests for this token; retry after {retry_after} s")]
     RateLimited { retry_after: u64 },
@@ -90,6 +93,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable | ApiError::Overloaded | ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BodyTimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -108,6 +112,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable | ApiError::Overloaded | ApiError::TimedOut(_) => "service_unavailable",
+            ApiError::BodyTimedOut(_) => "request_timeout",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Internal(_) => "internal_error",
         }

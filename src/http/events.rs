@@ -80,6 +80,9 @@ pub struct ListEvents {
     wait: Option<u64>,
 }
 
+/// Entity types whose events only admins read.
+const ADMIN_ONLY: [&str; 3] = ["token", "webhook", "webhook_delivery"];
+
 /// How often a waiting request looks again for events written by other
 /// instances (this instance's own commits wake it at once).
 const LOOK_AGAIN: Duration = Duration::from_millis(500);
@@ -155,8 +158,8 @@ async fn page(state: &AppState, caller: &Caller, feed: &Feed) -> ApiResult<Vec<e
         );
     }
     if caller.role != Role::Admin {
-        // Tokens are an admin's business, as the audit trail is.
-        select = select.filter(event::Column::EntityType.ne("token"));
+        // Tokens and webhooks are an admin's business, as the audit trail is.
+        select = select.filter(event::Column::EntityType.is_not_in(ADMIN_ONLY));
     }
     if !feed.types.is_empty() {
         select = select.filter(event::Column::Kind.is_in(feed.types.clone()));

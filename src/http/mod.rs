@@ -27,6 +27,7 @@ mod page;
 mod projects;
 mod status;
 mod tokens;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -38,6 +39,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ApiResult};
+
+/// Where the versioned API is mounted.
+pub const API_PREFIX: &str = "/api/v1";
 
 /// Request bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -51,6 +55,8 @@ pub struct AppState {
     pub security: security::Security,
     /// What time it is (fixed in tests): "today" per project comes from it.
     pub clock: crate::app::clock::Clock,
+    /// What a webhook URL may point at (`--webhook-allow-http`, `--webhook-allow-hosts`).
+    pub url_policy: crate::config::UrlPolicy,
 }
 
 /// The versioned API and its OpenAPI document, declared together.
@@ -69,11 +75,17 @@ fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tokens::router())
         .merge(audit_events::router())
         .merge(events::router())
+        .merge(webhooks::router())
+        // Outermost last: a slot, the token, its role, its share, its rate; only then the body.
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
+        .layer(from_fn_with_state(state.clone(), security::read_body))
         .layer(from_fn_with_state(state.clone(), security::rate_limit))
-        .layer(from_fn_with_state(state.clone(), auth::authenticate));
+        .layer(from_fn_with_state(state.clone(), security::per_token))
+        .layer(from_fn_with_state(state.clone(), auth::authorize))
+        .layer(from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(from_fn_with_state(state.clone(), security::limit));
     let (router, mut doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
-        .nest("/api/v1", v1)
+        .nest(API_PREFIX, v1)
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
@@ -90,6 +102,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         metrics: ops::metrics_handle(),
         security: Default::default(),
         clock: Default::default(),
+        url_policy: Default::default(),
     };
     api(&state).1
 }
@@ -102,7 +115,6 @@ pub fn router(state: AppState) -> Router {
         .merge(page::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(from_fn_with_state(state.clone(), security::limit))
         .layer(from_fn(ops::record_metrics))
         .layer(from_fn_with_state(state.clone(), security::headers))
         .layer(tower::util::option_layer(security::cors(&state.security)))

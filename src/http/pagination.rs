@@ -110,8 +110,7 @@ impl<T, E> Page<Result<T, E>> {
 /// A `LIKE` pattern matching `q` anywhere, case-insensitively (the search
 /// column is stored lower case), with `%` and `_` in `q` taken literally.
 pub fn contains_pattern(q: &str) -> sea_orm::sea_query::LikeExpr {
-    let escaped = q
-        .to_lowercase()
+    let escaped = crate::domain::text::search_form(q)
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");

@@ -39,6 +39,11 @@ impl Reply {
         Reply::json(StatusCode::CREATED, Some(location), value)
     }
 
+    /// 202: taken on, done later (e.g. a test event, delivered by the workers).
+    pub fn accepted<T: Serialize + Versioned>(value: &T) -> Reply {
+        Reply::json(StatusCode::ACCEPTED, None, value)
+    }
+
     pub fn no_content() -> Reply {
         Reply {
             status: StatusCode::NO_CONTENT,

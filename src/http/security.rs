@@ -10,18 +10,22 @@
 //! write to every request. It guards capacity, not a business invariant;
 //! every invariant stays in the database.
 
-use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::{AppState, MAX_BODY_BYTES};
 use crate::config::{self, Origin};
+use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::Semaphore;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -46,8 +50,10 @@ pub struct Security(Arc<Inner>);
 
 struct Inner {
     settings: config::Security,
-    /// One permit per request in flight, shared by every route.
+    /// One permit per API request in flight.
     slots: Arc<Semaphore>,
+    /// Requests in flight per token; a token appears only while it has some.
+    per_token: Mutex<HashMap<Uuid, u32>>,
     /// Per token; `None` when rate limiting is off.
     limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
 }
@@ -59,6 +65,7 @@ impl Security {
         Security(Arc::new(Inner {
             settings,
             slots,
+            per_token: Mutex::default(),
             limiter,
         }))
     }
@@ -74,9 +81,10 @@ impl Default for Security {
     }
 }
 
-/// Middleware around every route: refuses a request at once when the
+/// Middleware around `/api/v1`: refuses a request at once when the
 /// instance is at capacity, and cuts off one that runs too long (dropping
-/// its future rolls back any open transaction).
+/// its future rolls back any open transaction). The ops endpoints stay
+/// outside it, so `/healthz` and `/metrics` answer while the API sheds load.
 pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
     let Ok(_slot) = state.security.0.slots.clone().try_acquire_owned() else {
         metrics::counter!("http_requests_shed_total").increment(1);
@@ -88,11 +96,99 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
         .map_err(|_| ApiError::TimedOut(seconds))
 }
 
+/// Middleware on `/api/v1`, after the role check: a request's body is read
+/// here, whole, before anything else runs. A declared `Content-Length` over
+/// the limit is refused at once (413, nothing read), and a body that does not
+/// arrive within the body-read timeout is refused with 408, so a slow client
+/// holds a request slot for seconds, not for the whole request timeout.
+pub async fn read_body(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let (parts, body) = req.into_parts();
+    if body.is_end_stream() {
+        return Ok(next.run(Request::from_parts(parts, body)).await);
+    }
+    let seconds = state.security.settings().body_read_timeout_secs;
+    let read = Limited::new(body, MAX_BODY_BYTES).collect();
+    let bytes = match tokio::time::timeout(Duration::from_secs(seconds), read).await {
+        Err(_) => {
+            metrics::counter!("http_request_bodies_timed_out_total").increment(1);
+            return Err(ApiError::BodyTimedOut(seconds));
+        }
+        Ok(Err(e)) if e.is::<LengthLimitError>() => return Err(ApiError::PayloadTooLarge),
+        Ok(Err(e)) => return Err(ApiError::Malformed(format!("could not read the body: {e}"))),
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await)
+}
+
+/// Middleware on `/api/v1`, after authentication: at most the configured
+/// number of requests in flight per token, so that one token (a partner's
+/// with slow bodies, say) cannot take every slot; past it 429 with `Retry-After`.
+pub async fn per_token(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+    let Some(token) = req.extensions().get::<Caller>().map(|c| c.token_id) else {
+        return Ok(next.run(req).await);
+    };
+    let Some(_in_flight) = InFlight::enter(&state.security, token) else {
+        metrics::counter!("http_requests_rate_limited_total").increment(1);
+        return Err(ApiError::RateLimited { retry_after: 1 });
+    };
+    Ok(next.run(req).await)
+}
+
+/// One request of a token in flight; dropping it (the request ended, or was
+/// cut off) gives its place back.
+struct InFlight {
+    security: Security,
+    token: Uuid,
+}
+
+impl InFlight {
+    fn enter(security: &Security, token: Uuid) -> Option<InFlight> {
+        let mut counts = security.0.per_token.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(token).or_insert(0);
+        if *count >= security.settings().max_concurrent_requests_per_token {
+            return None;
+        }
+        *count += 1;
+        Some(InFlight {
+            security: security.clone(),
+            token,
+        })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut counts = self.security.0.per_token.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Entry::Occupied(mut count) = counts.entry(self.token) {
+            *count.get_mut() -= 1;
+            if *count.get() == 0 {
+                count.remove();
+            }
+        }
+    }
+}
+
 /// Middleware around every route: the security headers, unless a handler
-/// chose its own.
+/// chose its own, and the one caching rule of the API.
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let is_docs = req.uri().path() == "/docs" || req.uri().path().starts_with("/docs/");
+    let is_api = req.uri().path().starts_with(super::API_PREFIX);
+    let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
     let mut response = next.run(req).await;
+    if is_api {
+        let value = api_cache_control(is_read, response.status());
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
     let headers = response.headers_mut();
     let csp = if is_docs { DOCS_CSP } else { CSP };
     let mut set = |name: HeaderName, value: &'static str| {
@@ -106,6 +202,18 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
         set(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
     response
+}
+
+/// Every API response is one token's view (one carries a new token's
+/// secret), so none may sit in a shared cache. A successful read may be kept
+/// by the client but is revalidated each time (the ETag makes that cheap on a
+/// slow link); anything else, errors and the replies to writes, is never stored.
+fn api_cache_control(is_read: bool, status: StatusCode) -> &'static str {
+    if is_read && (status.is_success() || status == StatusCode::NOT_MODIFIED) {
+        "private, no-cache"
+    } else {
+        "no-store"
+    }
 }
 
 /// CORS for the configured origins; `None` (no CORS headers at all) when none are.

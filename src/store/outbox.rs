@@ -21,6 +21,8 @@ pub struct Audience {
 /// An event before it has its place in the outbox.
 #[derive(Clone, Debug)]
 pub struct NewEvent {
+    /// Given when the event is made, so a use case can name it before commit.
+    pub id: Uuid,
     /// `<entity>.<action>`, e.g. `grant.transitioned`.
     pub kind: String,
     pub entity_type: &'static str,
@@ -28,6 +30,25 @@ pub struct NewEvent {
     pub audience: Audience,
     /// The entity as the API shows it after the change.
     pub data: serde_json::Value,
+}
+
+impl NewEvent {
+    pub fn new(
+        kind: String,
+        entity_type: &'static str,
+        entity_id: Uuid,
+        audience: Audience,
+        data: serde_json::Value,
+    ) -> NewEvent {
+        NewEvent {
+            id: Uuid::now_v7(),
+            kind,
+            entity_type,
+            entity_id,
+            audience,
+            data,
+        }
+    }
 }
 
 /// Appends `events` in order. Takes the `event_head` row lock, held until
@@ -52,7 +73,7 @@ pub async fn append(db: &impl ConnectionTrait, events: Vec<NewEvent>, at: DateTi
     let at = at.trunc_subsecs(6);
     let rows = events.into_iter().enumerate().map(|(i, e)| event::ActiveModel {
         seq: Set(last - n + 1 + i as i64),
-        id: Set(Uuid::now_v7()),
+        id: Set(e.id),
         kind: Set(e.kind),
         occurred_at: Set(at),
         entity_type: Set(e.entity_type.to_owned()),

@@ -21,6 +21,7 @@ pub struct TestApp {
     pub admin: String,
     pub backend: &'static str,
     pub clock: climate_tracker::app::clock::Clock,
+    pub url_policy: climate_tracker::config::UrlPolicy,
     /// Dropped last: removes the database.
     _database: TestDb,
 }
@@ -168,6 +169,7 @@ impl TestApp {
             metrics: ops::metrics_handle(),
             security: Default::default(),
             clock: Default::default(),
+            url_policy: Default::default(),
         });
         TestApp {
             db,
@@ -175,6 +177,7 @@ impl TestApp {
             admin,
             backend: database.backend(),
             clock: Default::default(),
+            url_policy: Default::default(),
             _database: database,
         }
     }
@@ -186,6 +189,7 @@ impl TestApp {
             metrics: ops::metrics_handle(),
             security: climate_tracker::http::security::Security::new(settings),
             clock: self.clock,
+            url_policy: self.url_policy.clone(),
         });
         self
     }
@@ -198,6 +202,7 @@ impl TestApp {
             metrics: ops::metrics_handle(),
             security: Default::default(),
             clock: self.clock,
+            url_policy: self.url_policy.clone(),
         });
         self
     }

@@ -20,6 +20,7 @@ mod events;
 mod exports;
 mod faults;
 mod funds;
+mod hardening;
 mod institutions;
 mod migrations;
 mod milestones;

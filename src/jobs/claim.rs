@@ -1,0 +1,58 @@
+//! Claiming due rows of a delivery table (`webhook_deliveries`,
+//! `mail_deliveries`): pending, due, and not leased to another worker.
+//! The claim sets a lease and counts the attempt in one statement; on
+//! PostgreSQL `FOR UPDATE SKIP LOCKED` lets instances claim side by side
+//! without waiting on each other, and SQLite's writers are serial anyway.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
+use uuid::Uuid;
+
+#[derive(Clone, Copy)]
+pub enum Table {
+    WebhookDeliveries,
+    MailDeliveries,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::WebhookDeliveries => "webhook_deliveries",
+            Table::MailDeliveries => "mail_deliveries",
+        }
+    }
+}
+
+/// Claims up to `limit` due rows until `lease_until`; returns their ids.
+pub async fn due(
+    db: &impl ConnectionTrait,
+    table: Table,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Uuid>, DbErr> {
+    let backend = db.get_database_backend();
+    let t = table.name();
+    let sql = match backend {
+        DatabaseBackend::Postgres => format!(
+            "UPDATE {t} SET lease_until = $1, attempts = attempts + 1 WHERE id IN (\
+               SELECT id FROM {t} WHERE status = 'pending' AND next_attempt_at <= $2 \
+               AND (lease_until IS NULL OR lease_until < $2) \
+               ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id"
+        ),
+        _ => format!(
+            "UPDATE {t} SET lease_until = ?, attempts = attempts + 1 WHERE id IN (\
+               SELECT id FROM {t} WHERE status = 'pending' AND next_attempt_at <= ? \
+               AND (lease_until IS NULL OR lease_until < ?) \
+               ORDER BY next_attempt_at LIMIT ?) RETURNING id"
+        ),
+    };
+    let values: Vec<sea_orm::Value> = match backend {
+        DatabaseBackend::Postgres => vec![lease_until.into(), now.into(), (limit as i64).into()],
+        _ => vec![lease_until.into(), now.into(), now.into(), (limit as i64).into()],
+    };
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    rows.iter().map(|r| r.try_get::<Uuid>("", "id")).collect()
+}
