@@ -384,7 +384,7 @@ pub async fn redeliver(
     now: DateTime<Utc>,
 ) -> AppResult<Delivery> {
     uow.actor().require_admin()?;
-    let original = webhook_delivery::Entity::find_by_id(delivery_id)
+    let original: webhook_delivery::Model = webhook_delivery::Entity::find_by_id(delivery_id)
         .filter(webhook_delivery::Column::WebhookId.eq(webhook_id))
         .one(uow.db())
         .await?
@@ -394,7 +394,7 @@ pub async fn redeliver(
         webhook_id: Set(webhook_id),
         event_seq: Set(original.event_seq),
         event_id: Set(original.event_id),
-        event_type: Set(original.event_type),
+        event_type: Set(original.event_type.clone()),
         status: Set(DeliveryStatus::Pending),
         attempts: Set(0),
         next_attempt_at: Set(now),
@@ -408,7 +408,16 @@ pub async fn redeliver(
     .insert(uow.db())
     .await?;
     let view = Delivery::from(row);
-    uow.record(Change::created("webhook_delivery", view.id, &view));
+    // Recorded against the endpoint (`webhook.redelivered`), which is not told of changes to itself.
+    let before = Delivery::from(original);
+    uow.record(Change::named(
+        "redeliver",
+        "redelivered",
+        KIND,
+        webhook_id,
+        &before,
+        &view,
+    ));
     Ok(view)
 }
 

@@ -81,7 +81,7 @@ pub struct ListEvents {
 }
 
 /// Entity types whose events only admins read.
-const ADMIN_ONLY: [&str; 3] = ["token", "webhook", "webhook_delivery"];
+const ADMIN_ONLY: [&str; 2] = ["token", "webhook"];
 
 /// How often a waiting request looks again for events written by other
 /// instances (this instance's own commits wake it at once).

@@ -415,12 +415,14 @@ pub async fn fan_out(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usiz
     Ok(made)
 }
 
-/// A test event goes to the endpoint it names alone; others by type.
+/// A test event goes to the endpoint it names alone; an endpoint is not
+/// told of changes to itself (its own creation, edits, rotations); other
+/// events go by type.
 fn wanted(hook: &webhook::Model, types: &[String], e: &event::Model) -> bool {
     if e.kind == TEST_EVENT {
         e.entity_id == hook.id
     } else {
-        EventTypes::matches(types, &e.kind)
+        e.entity_id != hook.id && EventTypes::matches(types, &e.kind)
     }
 }
 

@@ -22,8 +22,10 @@ pub struct TestApp {
     pub backend: &'static str,
     pub clock: climate_tracker::app::clock::Clock,
     pub url_policy: climate_tracker::config::UrlPolicy,
-    /// Dropped last: removes the database.
-    _database: TestDb,
+    /// Dropped last: removes the database (none when the test owns it, see [`TestApp::on`]).
+    _database: Option<TestDb>,
+    /// The database's URL, for other processes or pools on it.
+    pub url: String,
 }
 
 /// Test bodies are `async move` blocks, which capture only the fields they
@@ -160,8 +162,17 @@ impl TestApp {
         TestApp::start(TestDb::postgres(admin_url).await).await
     }
 
+    /// The service on a database the test owns (and shares with other processes).
+    pub async fn on(database: &TestDb) -> TestApp {
+        TestApp::open(database.url(), database.backend(), None).await
+    }
+
     async fn start(database: TestDb) -> TestApp {
-        let db = climate_tracker::db::connect(&database.url()).await.expect("connect");
+        TestApp::open(database.url(), database.backend(), Some(database)).await
+    }
+
+    async fn open(url: String, backend: &'static str, database: Option<TestDb>) -> TestApp {
+        let db = climate_tracker::db::connect(&url).await.expect("connect");
         climate_tracker::db::migrate_up(&db).await.expect("migrate");
         let admin = make_token(&db, "test admin", Role::Admin, None).await.secret;
         let router = climate_tracker::http::router(AppState {
@@ -175,10 +186,11 @@ impl TestApp {
             db,
             router,
             admin,
-            backend: database.backend(),
+            backend,
             clock: Default::default(),
             url_policy: Default::default(),
             _database: database,
+            url,
         }
     }
 
@@ -197,6 +209,20 @@ impl TestApp {
     /// The same database behind a router whose clock stands at `at`.
     pub fn at(mut self, at: chrono::DateTime<chrono::Utc>) -> TestApp {
         self.clock = climate_tracker::app::clock::Clock::fixed(at);
+        self.router = climate_tracker::http::router(AppState {
+            db: self.db.clone(),
+            metrics: ops::metrics_handle(),
+            security: Default::default(),
+            clock: self.clock,
+            url_policy: self.url_policy.clone(),
+        });
+        self
+    }
+
+    /// The same database behind a router that lets webhooks reach this machine
+    /// over plain HTTP (as `--webhook-allow-http --webhook-allow-hosts 127.0.0.1`).
+    pub fn allowing_local_webhooks(mut self) -> TestApp {
+        self.url_policy = local_webhooks().url_policy();
         self.router = climate_tracker::http::router(AppState {
             db: self.db.clone(),
             metrics: ops::metrics_handle(),
@@ -322,6 +348,17 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "participant: {}", r.body);
+    }
+}
+
+/// Job settings for tests: webhooks may reach 127.0.0.1 over HTTP, and an
+/// endpoint that does not answer within a second has failed.
+pub fn local_webhooks() -> climate_tracker::config::Jobs {
+    climate_tracker::config::Jobs {
+        webhook_allow_http: true,
+        webhook_allow_hosts: vec!["127.0.0.1".into()],
+        webhook_timeout_secs: 1,
+        ..Default::default()
     }
 }
 

@@ -34,3 +34,4 @@ mod tallies;
 mod tokens;
 mod two_instances;
 mod use_cases;
+mod webhooks;
