@@ -158,9 +158,12 @@ async fn tonga_hears_of_an_overdue_milestone_while_it_is_still_the_due_date_in_u
 
 /// The least SMTP server a mail client can deliver to, on 127.0.0.1,
 /// keeping each message's envelope and text.
+/// One message received: its `RCPT TO` lines and its text.
+type Mail = (Vec<String>, String);
+
 #[derive(Clone, Default)]
 struct Sink {
-    mails: Arc<Mutex<Vec<(Vec<String>, String)>>>,
+    mails: Arc<Mutex<Vec<Mail>>>,
 }
 
 impl Sink {
