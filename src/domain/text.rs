@@ -96,6 +96,12 @@ fn bidi_control(c: char) -> Option<&'static str> {
     })
 }
 
+/// What the OpenAPI document says of every text value, as far as a pattern
+/// can: none of the control characters or bidirectional controls that
+/// `clean` refuses. (That a text must show something is beyond a pattern.)
+pub const TEXT_PATTERN: &str =
+    r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]*$";
+
 /// The one check of human text, plain or localized: returns it NFC-normalised
 /// (one spelling per word, so equality and search hold), or its first flaw.
 /// Control characters other than tab and line breaks are refused (never
@@ -174,7 +180,8 @@ impl<const MAX: usize> utoipa::__dev::ComposeSchema for LocalizedText<MAX> {
                 ObjectBuilder::new()
                     .schema_type(Type::String)
                     .min_length(Some(1))
-                    .max_length(Some(MAX)),
+                    .max_length(Some(MAX))
+                    .pattern(Some(TEXT_PATTERN)),
             ))
             .property_names(Some(
                 ObjectBuilder::new()
@@ -310,6 +317,7 @@ impl<const MAX: usize> utoipa::__dev::ComposeSchema for Plain<MAX> {
             .schema_type(utoipa::openapi::schema::Type::String)
             .min_length(Some(1))
             .max_length(Some(MAX))
+            .pattern(Some(TEXT_PATTERN))
             .into()
     }
 }

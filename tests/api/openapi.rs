@@ -70,4 +70,20 @@ fn the_document_states_the_rules_a_schema_can_state() {
     let positive = regex::Regex::new(pattern).unwrap();
     assert!(positive.is_match("0.01") && positive.is_match("25.00"));
     assert!(!positive.is_match("0.00") && !positive.is_match("-5.00"));
+
+    // Text refuses control characters and bidi controls, in plain and localized text alike.
+    for text in [
+        &schemas["Line"],
+        &schemas["Note"],
+        &schemas["ShortText"]["additionalProperties"],
+        &schemas["LongText"]["additionalProperties"],
+    ] {
+        let pattern = regex::Regex::new(text["pattern"].as_str().expect("a pattern")).unwrap();
+        assert!(pattern.is_match("Tonga Institute of Education") && pattern.is_match("聊城大学\n第二行\tx"));
+        assert!(!pattern.is_match("Tonga\u{202e}gnp.exe"), "a bidi override");
+        assert!(
+            !pattern.is_match("nul\u{0}byte") && !pattern.is_match("bell\u{7}"),
+            "a control character"
+        );
+    }
 }
