@@ -221,3 +221,72 @@ async fn without_a_configured_token_an_empty_database_gets_one_printed_once() {
         .unwrap();
     assert_eq!(still.status(), 200);
 }
+
+/// Issue #18, hole 4: tokens made outside the API (the configured admin token
+/// at start-up, `climate-tracker token create`) leave chained audit events
+/// naming the system as their actor.
+#[tokio::test]
+async fn tokens_made_outside_the_api_are_audited_as_the_system() {
+    let secret = "ctk_binary-test-audited-admin";
+    let db = TempDb::new();
+    let mut server = Server::start(&db, Some(secret));
+    let client = reqwest::Client::new();
+    server.wait_until_healthy(&client).await;
+
+    let made = Command::new(BINARY)
+        .args(["token", "create", "--name", "operator viewer", "--role", "viewer"])
+        .env(
+            "CLIMATE_TRACKER_DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", db.0.display()),
+        )
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run token create");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let viewer_secret = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    assert!(viewer_secret.starts_with("ctk_"), "{viewer_secret}");
+
+    let events: Value = client
+        .get(server.url("/api/v1/audit-events?entity_type=token"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let seen: Vec<(String, String, String)> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (
+                s("action"),
+                s("token_name"),
+                e["after"]["name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("create".into(), "system:start-up".into(), "configured admin".into()),
+            ("create".into(), "system:cli".into(), "operator viewer".into()),
+        ]
+    );
+    assert!(
+        !events.to_string().contains(&viewer_secret),
+        "no secret in the audit trail"
+    );
+
+    let verified = client
+        .get(server.url("/api/v1/audit-events/verify"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    let verified: Value = verified.json().await.unwrap();
+    assert_eq!(verified["ok"], true, "the chain holds: {verified}");
+}
