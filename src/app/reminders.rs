@@ -100,7 +100,10 @@ pub async fn due(db: &impl ConnectionTrait, now: DateTime<Utc>, days: u32, limit
                 .filter(milestone::Column::DueOn.between(from, to))
                 .filter(milestone::Column::Status.is_in(open_statuses()))
                 .filter(Expr::exists(sent).not())
+                // The id breaks ties so that racing sweeps insert their reminder
+                // keys in one order and never deadlock each other on PostgreSQL.
                 .order_by_asc(milestone::Column::DueOn)
+                .order_by_asc(milestone::Column::Id)
                 .limit(limit)
                 .all(db)
                 .await?;

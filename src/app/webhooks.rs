@@ -34,7 +34,8 @@ pub struct Webhook {
     /// Event types delivered, e.g. `["grant.transitioned", "milestone.achieved"]`, or `["*"]`.
     pub event_types: Vec<String>,
     pub description: Option<String>,
-    /// Disabled endpoints get nothing; an endpoint failing for 3 days is disabled.
+    /// A disabled endpoint gets nothing meanwhile; enabled again, it gets the events
+    /// since it was disabled, oldest first. An endpoint failing for 3 days is disabled.
     pub enabled: bool,
     /// When the current run of failed deliveries began; null while they succeed.
     pub failing_since: Option<DateTime<Utc>>,
@@ -154,7 +155,7 @@ impl EventTypes {
 }
 
 pub struct New {
-    pub url: String,
+    pub url: CheckedUrl,
     pub event_types: EventTypes,
     pub description: Option<String>,
     pub enabled: bool,
@@ -162,7 +163,7 @@ pub struct New {
 
 #[derive(Default)]
 pub struct Changes {
-    pub url: Option<String>,
+    pub url: Option<CheckedUrl>,
     pub event_types: Option<EventTypes>,
     pub description: Option<Option<String>>,
     pub enabled: Option<bool>,
@@ -215,7 +216,8 @@ pub async fn check_url(raw: &str, policy: &UrlPolicy) -> Result<url::Url, String
     if !url.username().is_empty() || url.password().is_some() {
         return Err("may not carry a user name or password".into());
     }
-    if raw.len() > 2048 {
+    // The normalised form is what is stored and sent (percent-encoding can triple a name).
+    if url.as_str().len() > 2048 {
         return Err("is longer than 2048 characters".into());
     }
     let host = url
@@ -247,11 +249,18 @@ pub async fn check_url(raw: &str, policy: &UrlPolicy) -> Result<url::Url, String
     Ok(url)
 }
 
-async fn checked(url: &str, policy: &UrlPolicy) -> AppResult<String> {
-    check_url(url, policy)
-        .await
-        .map(|u| u.to_string())
-        .map_err(|message| AppError::field("url", message))
+/// A webhook URL that passed `check_url`: the only kind a use case stores.
+pub struct CheckedUrl(String);
+
+impl CheckedUrl {
+    /// Checks a URL for `url`. Called before a unit of work begins: the DNS
+    /// look-up may be slow, and must not hold the database's write lock.
+    pub async fn check(raw: &str, policy: &UrlPolicy) -> AppResult<CheckedUrl> {
+        check_url(raw, policy)
+            .await
+            .map(|u| CheckedUrl(u.into()))
+            .map_err(|message| AppError::field("url", message))
+    }
 }
 
 /// The seq of the newest event: a new endpoint is told of what happens from now on.
@@ -266,13 +275,12 @@ async fn head_seq(uow: &UnitOfWork) -> AppResult<i64> {
     Ok(last.unwrap_or(0))
 }
 
-pub async fn create(uow: &mut UnitOfWork, new: New, policy: &UrlPolicy) -> AppResult<WithSecret> {
+pub async fn create(uow: &mut UnitOfWork, new: New) -> AppResult<WithSecret> {
     uow.actor().require_admin()?;
-    let url = checked(&new.url, policy).await?;
     let secret = SigningSecret::generate();
     let row = webhook::ActiveModel {
         id: Set(Uuid::now_v7()),
-        url: Set(url),
+        url: Set(new.url.0),
         event_types: Set(serde_json::Value::from(new.event_types.0)),
         description: Set(new.description),
         enabled: Set(new.enabled),
@@ -290,22 +298,12 @@ pub async fn create(uow: &mut UnitOfWork, new: New, policy: &UrlPolicy) -> AppRe
     Ok(WithSecret { webhook: view, secret })
 }
 
-pub async fn update(
-    uow: &mut UnitOfWork,
-    id: Uuid,
-    expected: Expected,
-    c: Changes,
-    policy: &UrlPolicy,
-) -> AppResult<Webhook> {
+pub async fn update(uow: &mut UnitOfWork, id: Uuid, expected: Expected, c: Changes) -> AppResult<Webhook> {
     uow.actor().require_admin()?;
-    let url = match &c.url {
-        Some(url) => Some(checked(url, policy).await?),
-        None => None,
-    };
     let current: webhook::Model = versioned::locked(uow.db(), id).await?;
     let (_, view) = versioned::update(uow, current, expected, How::Update, |row| {
-        if let Some(url) = url {
-            row.url = Set(url);
+        if let Some(url) = c.url {
+            row.url = Set(url.0);
         }
         if let Some(types) = c.event_types {
             row.event_types = Set(serde_json::Value::from(types.0));
@@ -362,6 +360,12 @@ pub async fn test(uow: &mut UnitOfWork, id: Uuid) -> AppResult<Uuid> {
         .one(uow.db())
         .await?
         .ok_or(AppError::NotFound)?;
+    if !hook.enabled {
+        return Err(AppError::conflict(
+            "invalid_state",
+            "the endpoint is disabled: enable it (PATCH enabled: true) to send it a test event",
+        ));
+    }
     let data = serde_json::json!({
         "webhook_id": hook.id,
         "message": "A test event from climate-tracker: this endpoint receives and verifies deliveries.",

@@ -8,7 +8,7 @@ use super::input::Field;
 use super::pagination::{Page, PageRequest};
 use super::reply::{Reply, Versioned};
 use super::tokens::Admin;
-use crate::app::webhooks::{self, Delivery, EventTypes, Webhook};
+use crate::app::webhooks::{self, CheckedUrl, Delivery, EventTypes, Webhook};
 use crate::domain::Line;
 use crate::entities::webhook;
 use axum::extract::State;
@@ -175,13 +175,13 @@ async fn create(
     v.finish()?;
 
     let new = webhooks::New {
-        url,
+        url: CheckedUrl::check(&url, &state.url_policy).await?,
         event_types,
         description: description.map(Line::into_string),
         enabled: enabled.unwrap_or(true),
     };
     let mut uow = caller.begin(&state.db).await?;
-    let created = webhooks::create(&mut uow, new, &state.url_policy).await?;
+    let created = webhooks::create(&mut uow, new).await?;
     let location = format!("/api/v1/webhooks/{}", created.webhook.id);
     let replayed = Reply::created(location.clone(), &with_secret(&created, false));
     caller.commit_replaying(uow, &replayed).await?;
@@ -211,18 +211,26 @@ async fn patch(
     IfMatch(expected): IfMatch,
     Input(body, mut v): Input<WebhookChanges>,
 ) -> ApiResult<Reply> {
-    let changes = webhooks::Changes {
-        url: v.change("url", body.url),
-        event_types: event_types(&mut v, body.event_types, false),
-        description: v
-            .change_nullable("description", body.description)
-            .map(|d| d.map(Line::into_string)),
-        enabled: v.change("enabled", body.enabled),
-    };
+    let url = v.change("url", body.url);
+    let event_types = event_types(&mut v, body.event_types, false);
+    let description = v
+        .change_nullable("description", body.description)
+        .map(|d| d.map(Line::into_string));
+    let enabled = v.change("enabled", body.enabled);
     v.finish()?;
+    let url = match url {
+        Some(url) => Some(CheckedUrl::check(&url, &state.url_policy).await?),
+        None => None,
+    };
 
+    let changes = webhooks::Changes {
+        url,
+        event_types,
+        description,
+        enabled,
+    };
     let mut uow = caller.begin(&state.db).await?;
-    let view = webhooks::update(&mut uow, id, expected, changes, &state.url_policy).await?;
+    let view = webhooks::update(&mut uow, id, expected, changes).await?;
     caller.commit(uow, Reply::ok(&view)).await
 }
 

@@ -68,8 +68,10 @@ impl Mailer {
             .all(&self.db)
             .await?;
         let n = mails.len();
-        for mail in mails {
-            let sent = self.send(&mail).await;
+        // Sent side by side, so the whole claim ends well inside its lease
+        // (one send's timeout) and no other instance takes a mail being sent.
+        let sent = futures::future::join_all(mails.iter().map(|mail| self.send(mail))).await;
+        for (mail, sent) in mails.into_iter().zip(sent) {
             self.settle(mail, sent).await?;
         }
         Ok(n)

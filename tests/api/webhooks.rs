@@ -483,6 +483,41 @@ async fn a_test_event_reaches_only_the_endpoint_it_was_sent_to() {
 }
 
 #[tokio::test]
+async fn a_paused_endpoint_gets_nothing_until_enabled_then_what_happened_meanwhile() {
+    each_backend(|app| async move {
+        let app = app.allowing_local_webhooks();
+        let receiver = Receiver::start(&[]).await;
+        let (hook_id, _) = hook(&app, &receiver.url(), json!(["institution.created"])).await;
+        let d = deliverer(&app);
+        let paused = app
+            .patch(&format!("/api/v1/webhooks/{hook_id}"), json!({"enabled": false}))
+            .await;
+        assert_eq!(paused.status, StatusCode::OK, "{}", paused.body);
+
+        let first = app.institution("usp-fiji", "FJ").await;
+        let second = app.institution("tonga-ministry", "TO").await;
+        drain(&d).await;
+        assert!(receiver.got().is_empty(), "a disabled endpoint gets nothing");
+        let test = app.post(&format!("/api/v1/webhooks/{hook_id}/test"), json!({})).await;
+        assert_eq!(test.status, StatusCode::CONFLICT, "{}", test.body);
+        assert_eq!(test.body["code"], "invalid_state");
+
+        let enabled = app
+            .patch(&format!("/api/v1/webhooks/{hook_id}"), json!({"enabled": true}))
+            .await;
+        assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.body);
+        drain(&d).await;
+        let got: Vec<String> = receiver
+            .got()
+            .iter()
+            .map(|r| r.json()["data"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(got, [first, second], "the events of the pause, oldest first");
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn two_workers_on_one_database_deliver_each_event_once() {
     each_backend(|app| async move {
         let app = app.allowing_local_webhooks();
