@@ -14,8 +14,12 @@ import platform
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SCALE = int(os.environ.get("SCALE", "10"))
 DURATION = int(os.environ.get("DURATION", "10"))
@@ -24,7 +28,7 @@ PG = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/po
 BIN = "target/release/climate-tracker"
 REF = "target/release/bench_reference"
 ADMIN = "bench-admin-secret"
-PORT, REF_PORT = 18080, 18081
+PORT, REF_PORT, HOOK_PORT = 18080, 18081, 18090
 CONNECTIONS = 64
 
 
@@ -41,6 +45,88 @@ def api(path, method="GET", body=None, port=PORT):
         req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, data, timeout=30) as r:
         return json.loads(r.read() or b"null")
+
+
+def metric(name):
+    """A value from the service's /metrics (None when absent)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    m = re.search(rf"^{re.escape(name)}\s+([\d.e+-]+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+class Receiver:
+    """A webhook receiver on loopback: answers 204 and notes when each event arrived."""
+
+    def __init__(self):
+        self.arrived = {}  # webhook-id -> (arrival, occurred_at)
+        lock = threading.Lock()
+        arrived = self.arrived
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                now = time.time()
+                occurred = datetime.fromisoformat(json.loads(body)["occurred_at"].replace("Z", "+00:00")).timestamp()
+                with lock:
+                    arrived.setdefault(self.headers["webhook-id"], (now, occurred))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", HOOK_PORT), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, n, timeout):
+        deadline = time.time() + timeout
+        while len(self.arrived) < n and time.time() < deadline:
+            time.sleep(0.05)
+        return len(self.arrived)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def new_institution(i):
+    return api("/api/v1/institutions", "POST", {"name": {"en": f"bench webhook {i}"}, "kind": "other", "country": "FJ"})
+
+
+def bench_webhooks():
+    """Issue #14's targets: commit-to-delivery at 50 events/s, and a queue of 10,000 drained."""
+    receiver = Receiver()
+    try:
+        hook = api("/api/v1/webhooks", "POST", {"url": f"http://127.0.0.1:{HOOK_PORT}/hook",
+                                                "event_types": ["institution.created"]})["id"]
+        # 50 events a second for 20 s, one writer, paced.
+        n, rate = 1000, 50
+        start = time.time()
+        for i in range(n):
+            time.sleep(max(0.0, start + i / rate - time.time()))
+            new_institution(i)
+        got = receiver.wait_for(n, 60)
+        latencies = sorted(arrival - occurred for arrival, occurred in receiver.arrived.values())
+        pct = lambda p: latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000
+        paced = {"events": n, "delivered": got, "p50": pct(0.50), "p99": pct(0.99), "max": latencies[-1] * 1000}
+
+        # 10,000 events written while the endpoint is paused, then drained at once.
+        api(f"/api/v1/webhooks/{hook}", "PATCH", {"enabled": False})
+        queued = 10_000
+        t = time.time()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(new_institution, range(n, n + queued)))
+        write_seconds = time.time() - t
+        before = len(receiver.arrived)
+        t = time.time()
+        api(f"/api/v1/webhooks/{hook}", "PATCH", {"enabled": True})
+        drained = receiver.wait_for(before + queued, 300) - before
+        drain = {"events": queued, "delivered": drained, "seconds": time.time() - t, "write_seconds": write_seconds}
+        api(f"/api/v1/webhooks/{hook}", "DELETE")
+        return {"paced": paced, "drain": drain}
+    finally:
+        receiver.close()
 
 
 def rss_kib(pid, field):
@@ -99,11 +185,18 @@ def bench_backend(backend):
         t = time.time()
         subprocess.run([BIN, "--database-url", url, "seed", "synthetic", "--scale", str(SCALE)], check=True)
         seed_seconds = time.time() - t
-    env = dict(os.environ, CLIMATE_TRACKER_DATABASE_URL=url, CLIMATE_TRACKER_ADMIN_TOKEN=ADMIN, RUST_LOG="warn")
+    env = dict(os.environ, CLIMATE_TRACKER_DATABASE_URL=url, CLIMATE_TRACKER_ADMIN_TOKEN=ADMIN, RUST_LOG="warn",
+               CLIMATE_TRACKER_WEBHOOK_ALLOW_HTTP="true", CLIMATE_TRACKER_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
+               CLIMATE_TRACKER_SCHEDULER_INTERVAL_SECS="5")
     server = subprocess.Popen([BIN, "serve", "--bind", f"127.0.0.1:{PORT}"], env=env, stderr=subprocess.DEVNULL)
     ref = subprocess.Popen([REF, url, f"127.0.0.1:{REF_PORT}"], stderr=subprocess.DEVNULL)
     try:
         wait_ready(PORT)
+        # The first reminder sweep catches up on the data's backlog; let it end before measuring.
+        t = time.time()
+        while not metric("reminder_sweep_seconds_count") and time.time() - t < 600:
+            time.sleep(0.5)
+        first_sweep = {"seconds": metric("reminder_sweep_seconds_sum"), "sent": metric("reminders_sent_total") or 0}
         time.sleep(2)
         idle = rss_kib(server.pid, "VmRSS")
         project = api("/api/v1/projects?status=active&limit=1")["items"][0]["id"]
@@ -152,6 +245,9 @@ def bench_backend(backend):
                                   ("GET /dashboard/breakdown?by=country", f"{base}/dashboard/breakdown?by=country")]}
         peak = rss_kib(server.pid, "VmHWM")
         summary = api(f"/api/v1/funds/{fund}/summary")
+        sweeps = {"count": metric("reminder_sweep_seconds_count"), "p99": metric('reminder_sweep_seconds{quantile="0.99"}'),
+                  "max": metric('reminder_sweep_seconds{quantile="1"}')}
+        hooks = bench_webhooks()
     finally:
         server.terminate()
         ref.terminate()
@@ -161,6 +257,7 @@ def bench_backend(backend):
     check = subprocess.run([BIN, "--database-url", url, "tallies", "check"], text=True, capture_output=True)
     return {"backend": backend, "rows": rows, "single": single, "idle_kib": idle, "peak_kib": peak,
             "seed_seconds": seed_seconds, "page": page, "ref_rps": ref_get["rps"], "fund": summary,
+            "first_sweep": first_sweep, "sweeps": sweeps, "hooks": hooks,
             "tallies": "equal to a fresh count" if check.returncode == 0
             else f"OFF: {len(check.stdout.splitlines())} figures differ from a fresh count"}
 
@@ -206,6 +303,20 @@ def report(results):
             f"Memory (RSS): idle {r['idle_kib'] / 1024:.1f} MiB, peak under load {r['peak_kib'] / 1024:.1f} MiB.",
             "",
             f"Dashboard tallies after the run (`climate-tracker tallies check`): {r['tallies']}.",
+            "",
+        ]
+        fs, sw, h = r["first_sweep"], r["sweeps"], r["hooks"]
+        paced, drain = h["paced"], h["drain"]
+        lines += [
+            f"Reminders (scheduler every 5 s): the first sweep after start-up sent {fs['sent']:.0f} reminders "
+            f"in {fs['seconds'] or 0:.2f} s; the {sw['count'] or 0:.0f} sweeps of the run took p99 "
+            f"{(sw['p99'] or 0) * 1000:.1f} ms, at most {(sw['max'] or 0) * 1000:.1f} ms (`reminder_sweep_seconds`).",
+            "",
+            f"Webhooks to a receiver on loopback: {paced['events']} `institution.created` events at 50/s, "
+            f"{paced['delivered']} delivered, from the event's `occurred_at` to its arrival p50 {paced['p50']:.0f} ms, "
+            f"p99 {paced['p99']:.0f} ms, max {paced['max']:.0f} ms. {drain['events']} events queued while the endpoint "
+            f"was paused (written in {drain['write_seconds']:.1f} s by 16 clients) were delivered "
+            f"({drain['delivered']}) {drain['seconds']:.1f} s after it was enabled again.",
             "",
         ]
     # Hand-written analysis below the marker survives a new run.

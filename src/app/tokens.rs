@@ -17,6 +17,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -60,6 +61,37 @@ pub fn new_secret() -> String {
 pub fn hash_secret(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The live token a presented secret belongs to, if any, and a note that it
+/// was used (`last_used_at`, at most once a minute per token, so reads stay
+/// reads). Looked up in the database on every request, so a revocation holds
+/// at once on every instance.
+pub async fn presented(db: &impl ConnectionTrait, secret: &str) -> AppResult<Option<token::Model>> {
+    let hash = hash_secret(secret);
+    let Some(row) = token::Entity::find()
+        .filter(token::Column::SecretHash.eq(&hash))
+        .filter(token::Column::RevokedAt.is_null())
+        .one(db)
+        .await?
+        // The database found the row by an ordinary comparison; the last check is in constant time.
+        .filter(|row| bool::from(row.secret_hash.as_bytes().ct_eq(hash.as_bytes())))
+    else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    if row.last_used_at.is_none_or(|t| now - t >= chrono::Duration::minutes(1)) {
+        let used = token::ActiveModel {
+            id: Set(row.id),
+            last_used_at: Set(Some(now)),
+            ..Default::default()
+        };
+        // Bookkeeping only: a failure to note the use must not refuse the request.
+        if let Err(e) = used.update(db).await {
+            tracing::warn!(error = %e, "could not record token use");
+        }
+    }
+    Ok(Some(row))
 }
 
 /// A token just made, and its secret (never stored).

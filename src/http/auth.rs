@@ -3,21 +3,18 @@
 //! Secrets are random, shown once, and stored as SHA-256 hashes: a leaked
 //! database does not leak usable tokens. A lookup is by hash, so the only
 //! comparison that timing could reveal is between hashes, which says nothing
-//! useful about a secret; the final check is in constant time all the same.
+//! useful about a secret; the final check is in constant time all the same
+//! (`app::tokens::presented`).
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use crate::app::Actor;
-use crate::app::tokens::hash_secret;
+use crate::app::tokens;
 use crate::domain::kinds::Role;
-use crate::entities::token;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::{Method, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::Response;
-use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 /// Who is calling, resolved once per request by [`authenticate`]: the
@@ -45,12 +42,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// Whether a stored hash is the hash of the presented secret, compared in
-/// constant time (the database found the row by an ordinary comparison).
-fn hashes_match(stored: &str, presented: &str) -> bool {
-    stored.as_bytes().ct_eq(presented.as_bytes()).into()
-}
-
 /// Middleware on `/api/v1`: resolves the bearer token into a [`Caller`].
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
     let secret = req
@@ -59,15 +50,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_secret)
         .ok_or(ApiError::Unauthorized)?;
-    let hash = hash_secret(secret);
-    let row = token::Entity::find()
-        .filter(token::Column::SecretHash.eq(&hash))
-        .filter(token::Column::RevokedAt.is_null())
-        .one(&state.db)
+    let row = tokens::presented(&state.db, secret)
         .await?
-        .filter(|row| hashes_match(&row.secret_hash, &hash))
         .ok_or(ApiError::Unauthorized)?;
-    touch(&state, &row).await;
     req.extensions_mut().insert(Caller {
         token_id: row.id,
         actor: Actor::token(row.id, row.name, row.role, row.institution_id),
@@ -147,22 +132,6 @@ async fn can_see_named(state: &AppState, caller: &Caller, route: &str, req: Requ
         Some(id) => Ok(crate::app::access::can_see(&state.db, caller, kind, id).await?),
         // Not an id: a read would not find it either.
         None => Ok(false),
-    }
-}
-
-/// Records `last_used_at`, at most once a minute per token, so reads stay reads.
-async fn touch(state: &AppState, row: &token::Model) {
-    let now = Utc::now();
-    if row.last_used_at.is_some_and(|t| now - t < chrono::Duration::minutes(1)) {
-        return;
-    }
-    let update = token::ActiveModel {
-        id: Set(row.id),
-        last_used_at: Set(Some(now)),
-        ..Default::default()
-    };
-    if let Err(e) = update.update(&state.db).await {
-        tracing::warn!(error = %e, "could not record token use");
     }
 }
 
