@@ -75,7 +75,8 @@ pub struct ListEvents {
     /// 1 to 200, default 50.
     limit: Option<u64>,
     /// 1 to 30: hold the request until an event past `after` exists, or
-    /// this many seconds pass (then an empty page).
+    /// this many seconds pass (then an empty page). While an eighth of the
+    /// instance's request slots are held by waiting requests, it answers at once.
     #[param(minimum = 1, maximum = 30)]
     wait: Option<u64>,
 }
@@ -179,9 +180,12 @@ async fn list(
     Query(q): Query<ListEvents>,
 ) -> ApiResult<axum::Json<Page<Event>>> {
     let feed = parse(q)?;
+    // With too many readers waiting already, this one answers at once, as without `wait`.
+    let leave = feed.wait.and_then(|_| state.security.may_wait());
+    let wait = leave.as_ref().and(feed.wait).unwrap_or_default();
     // A wait ends before the request's own time limit would cut it off.
     let most = Duration::from_secs(state.security.settings().request_timeout_secs.saturating_sub(1).max(1));
-    let deadline = Instant::now() + feed.wait.unwrap_or_default().min(most);
+    let deadline = Instant::now() + wait.min(most);
     loop {
         // Listen before looking, so a commit between the two is not missed.
         let appended = outbox::appended().notified();

@@ -56,22 +56,33 @@ struct Inner {
     per_token: Mutex<HashMap<Uuid, u32>>,
     /// Per token; `None` when rate limiting is off.
     limiter: Option<DefaultKeyedRateLimiter<Uuid>>,
+    /// Long-polls of the feed held open at once: an eighth of the slots.
+    waiting: Semaphore,
 }
 
 impl Security {
     pub fn new(settings: config::Security) -> Security {
         let limiter = NonZeroU32::new(settings.rate_limit_per_minute).map(|n| RateLimiter::keyed(Quota::per_minute(n)));
         let slots = Arc::new(Semaphore::new(settings.max_concurrent_requests as usize));
+        let waiting = Semaphore::new((settings.max_concurrent_requests as usize / 8).max(1));
         Security(Arc::new(Inner {
             settings,
             slots,
             per_token: Mutex::default(),
             limiter,
+            waiting,
         }))
     }
 
     pub fn settings(&self) -> &config::Security {
         &self.0.settings
+    }
+
+    /// Leave to hold a request open waiting for events, if fewer than an
+    /// eighth of the slots are already held so: a waiting request keeps its
+    /// slot, and waiting readers must never hold them all.
+    pub fn may_wait(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.0.waiting.try_acquire().ok()
     }
 }
 

@@ -315,6 +315,40 @@ async fn a_waiting_reader_is_answered_when_the_next_event_commits() {
     .await;
 }
 
+/// A waiting reader holds a request slot; past an eighth of the slots, a
+/// further `wait` answers at once, so long-polls can never take them all.
+#[tokio::test]
+async fn waiting_readers_never_hold_more_than_an_eighth_of_the_slots() {
+    each_backend(|app| async move {
+        let app = Arc::new(app.with_security(climate_tracker::config::Security {
+            max_concurrent_requests: 8,
+            ..Default::default()
+        }));
+        let after = last_seq(&app).await;
+        let waiting = {
+            let app = app.clone();
+            tokio::spawn(async move { app.get(&format!("/api/v1/events?after={after}&wait=10")).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "the first reader waits");
+
+        let second = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            app.get(&format!("/api/v1/events?after={after}&wait=10")),
+        )
+        .await
+        .expect("the second reader is answered at once");
+        assert_eq!(second.status, StatusCode::OK);
+        assert!(items(&second).is_empty());
+
+        // The first is still answered by the next event.
+        let id = app.institution("late-comer", "KI").await;
+        let first = waiting.await.unwrap();
+        assert_eq!(items(&first)[0]["entity_id"], id.as_str());
+    })
+    .await;
+}
+
 /// `seq` is handed out in commit order: a reader that follows the feed
 /// while many writers commit at once never later finds an event below one
 /// it has already seen (which a database sequence would allow on
