@@ -119,6 +119,38 @@ async fn a_milestone_is_reminded_of_once_before_and_once_after_its_due_date() {
     .await;
 }
 
+/// Two instances' schedulers sweeping at the same moment send each reminder once between them.
+#[tokio::test]
+async fn schedulers_sweeping_at_once_send_each_reminder_once() {
+    each_backend(|app| async move {
+        let mut ids = Vec::new();
+        for i in 0..12 {
+            let country = ["FJ", "TO", "KI"][i % 3];
+            let (_, id) = milestone(&app, &format!("race-{i}"), country, "lead@example.org", "2025-06-30").await;
+            ids.push(id);
+        }
+        let now = Clock::fixed(at("2025-06-25T00:00:00Z"));
+        let one = Scheduler::new(app.db.clone(), &settings(None), now);
+        let other = Scheduler::new(
+            climate_tracker::db::connect(&app.url).await.unwrap(),
+            &settings(None),
+            now,
+        );
+        let (a, b) = tokio::join!(one.sweep(), other.sweep());
+        assert_eq!(a.unwrap() + b.unwrap(), 12, "between them, every milestone once");
+
+        let mut reminded: Vec<String> = reminders(&app)
+            .await
+            .iter()
+            .map(|e| e["entity_id"].as_str().unwrap().to_owned())
+            .collect();
+        reminded.sort();
+        ids.sort();
+        assert_eq!(reminded, ids, "one milestone.due_soon each, no repeats");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn tonga_hears_of_an_overdue_milestone_while_it_is_still_the_due_date_in_utc() {
     each_backend(|app| async move {
