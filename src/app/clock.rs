@@ -51,6 +51,18 @@ impl Today {
         }
     }
 
+    /// The earliest and the latest date any zone is at (zones run from
+    /// UTC−12 to UTC+14): dates before the first are past everywhere.
+    pub fn span(&self) -> (NaiveDate, NaiveDate) {
+        match self {
+            Today::On(d) => (*d, *d),
+            Today::InEachZone(now) => (
+                (*now - chrono::Duration::hours(12)).date_naive(),
+                (*now + chrono::Duration::hours(14)).date_naive(),
+            ),
+        }
+    }
+
     /// The date a caller is told the figures are "as of": `as_of`, or the UTC date.
     pub fn shown(&self) -> NaiveDate {
         self.in_zone("UTC")

@@ -35,7 +35,7 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     pub description: Option<String>,
     /// A disabled endpoint gets nothing meanwhile; enabled again, it gets the events
-    /// since it was disabled, oldest first. An endpoint failing for 3 days is disabled.
+    /// since it was disabled. An endpoint failing for 3 days is disabled.
     pub enabled: bool,
     /// When the current run of failed deliveries began; null while they succeed.
     pub failing_since: Option<DateTime<Utc>>,

@@ -10,14 +10,15 @@ use super::extract::Query;
 use super::ledger::{FundSummary, counts_by, fund_summary, grant_counts, stored};
 use super::milestones::open_statuses;
 use super::reply::{Reply, Versioned};
+use crate::app::clock::Today;
 use crate::domain::Date;
 use crate::domain::ledger::Balances;
 use crate::domain::money::Money;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 use crate::entities::{alliance, dashboard_tally, fund, fund_balance, institution, milestone_tally};
 use crate::store::books::balances_of;
+use crate::store::sum_minor;
 use crate::store::tallies::{ALL_FUNDS, Dimension};
-use crate::store::{self, sum_minor};
 use axum::extract::State;
 use chrono::{Days, NaiveDate};
 use sea_orm::{
@@ -71,29 +72,59 @@ pub struct AsOf {
     as_of: Option<Date>,
 }
 
-/// Milestones counted in the tallies with one of `statuses`, due in `[from, before)`.
+/// Milestones counted in the tallies with one of `statuses`, due before `before`.
 async fn milestones_due(
     db: &impl ConnectionTrait,
     statuses: Vec<MilestoneStatus>,
-    zones: Option<Vec<String>>,
-    from: Option<NaiveDate>,
     before: Option<NaiveDate>,
 ) -> ApiResult<u64> {
     let mut select = milestone_tally::Entity::find()
         .select_only()
         .column_as(sum_minor(milestone_tally::Column::Milestones), "n")
         .filter(milestone_tally::Column::Status.is_in(statuses));
-    if let Some(zones) = zones {
-        select = select.filter(milestone_tally::Column::TimeZone.is_in(zones));
-    }
-    if let Some(from) = from {
-        select = select.filter(milestone_tally::Column::DueOn.gte(from));
-    }
     if let Some(before) = before {
         select = select.filter(milestone_tally::Column::DueOn.lt(before));
     }
     let n: Option<Option<i64>> = select.into_tuple().one(db).await?;
     Ok(n.flatten().unwrap_or(0).max(0) as u64)
+}
+
+/// The summary's milestone figures, each milestone judged on its project's
+/// own today: one sum of what is overdue in every zone (due before the
+/// earliest date any zone is at), then the few (zone, date) rows of the
+/// days where zones disagree and the 30 after, sorted in memory.
+async fn milestone_figures(db: &impl ConnectionTrait, today: Today) -> ApiResult<MilestoneFigures> {
+    const SOON: Days = Days::new(30);
+    let (first, last) = today.span();
+    let mut figures = MilestoneFigures {
+        overdue: milestones_due(db, open_statuses(), Some(first)).await?,
+        due_next_30_days: 0,
+        achieved: milestones_due(db, vec![MilestoneStatus::Achieved], None).await?,
+    };
+    let near: Vec<(String, NaiveDate, i64)> = milestone_tally::Entity::find()
+        .select_only()
+        .column(milestone_tally::Column::TimeZone)
+        .column(milestone_tally::Column::DueOn)
+        .column_as(sum_minor(milestone_tally::Column::Milestones), "n")
+        .filter(milestone_tally::Column::Status.is_in(open_statuses()))
+        .filter(milestone_tally::Column::DueOn.gte(first))
+        .filter(milestone_tally::Column::DueOn.lt(last.checked_add_days(SOON).unwrap_or(last)))
+        .group_by(milestone_tally::Column::TimeZone)
+        .group_by(milestone_tally::Column::DueOn)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut dates: HashMap<String, NaiveDate> = HashMap::new();
+    for (zone, due_on, n) in near {
+        let n = n.max(0) as u64;
+        let today = *dates.entry(zone).or_insert_with_key(|zone| today.in_zone(zone));
+        if due_on < today {
+            figures.overdue += n;
+        } else if due_on < today.checked_add_days(SOON).unwrap_or(today) {
+            figures.due_next_30_days += n;
+        }
+    }
+    Ok(figures)
 }
 
 #[utoipa::path(get, path = "/dashboard/summary", tag = "dashboard", params(AsOf),
@@ -137,16 +168,7 @@ async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<
         .collect::<ApiResult<Vec<_>>>()?;
 
     // Each project's milestones are judged on its own today, unless `as_of` is given.
-    let mut milestones = MilestoneFigures {
-        overdue: 0,
-        due_next_30_days: 0,
-        achieved: milestones_due(db, vec![MilestoneStatus::Achieved], None, None, None).await?,
-    };
-    for (as_of, zones) in today.groups(store::zones::in_use(db).await?) {
-        let soon = as_of.checked_add_days(Days::new(30)).unwrap_or(as_of);
-        milestones.overdue += milestones_due(db, open_statuses(), zones.clone(), None, Some(as_of)).await?;
-        milestones.due_next_30_days += milestones_due(db, open_statuses(), zones, Some(as_of), Some(soon)).await?;
-    }
+    let milestones = milestone_figures(db, today).await?;
     let view = DashboardSummary {
         as_of: today.shown(),
         projects_by_status: counts_by(ProjectStatus::VARIANTS, ProjectStatus::as_str, &projects),

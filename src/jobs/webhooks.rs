@@ -17,8 +17,8 @@ use chrono::{DateTime, Duration as Span, Utc};
 use futures::future::join_all;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -87,7 +87,8 @@ impl Deliverer {
         Ok(fanned > 0 || delivered > 0)
     }
 
-    /// Claims up to `concurrency` due deliveries and attempts them at once.
+    /// Claims up to `concurrency` due deliveries, attempts them at once, and
+    /// settles them all in one transaction (a commit per pass, not per call).
     async fn deliver_due(&self) -> Result<usize, DbErr> {
         let now = self.clock.now();
         // Long enough for the attempt and its bookkeeping; then another instance may retry.
@@ -101,71 +102,39 @@ impl Deliverer {
             .all(&self.db)
             .await?;
         let n = claimed.len();
-        for outcome in join_all(claimed.into_iter().map(|d| self.attempt(d))).await {
-            if let Err(e) = outcome {
-                log_failure("a webhook delivery's bookkeeping", e);
+        let attempts = join_all(claimed.into_iter().map(|d| self.attempt(d))).await;
+        let now = self.clock.now();
+        let txn = store::begin_immediate(&self.db).await?;
+        let mut failing_too_long = Vec::new();
+        for attempt in attempts {
+            match attempt {
+                Ok(a) => failing_too_long.extend(a.settle(&txn, now).await?),
+                Err(e) => log_failure("a webhook delivery's bookkeeping", e),
             }
+        }
+        txn.commit().await?;
+        failing_too_long.dedup();
+        for id in failing_too_long {
+            disable(&self.db, id).await?;
         }
         Ok(n)
     }
 
-    async fn attempt(&self, d: webhook_delivery::Model) -> Result<(), DbErr> {
-        let hook = webhook::Entity::find_by_id(d.webhook_id).one(&self.db).await?;
-        let event = event::Entity::find_by_id(d.event_seq).one(&self.db).await?;
-        let (Some(hook), Some(event)) = (hook, event) else {
-            return settle(
-                &self.db,
-                &d,
-                Outcome::gave_up("the endpoint or the event no longer exists"),
-                self.clock.now(),
-            )
-            .await;
+    /// Posts one claimed delivery, unless its endpoint or event is gone or
+    /// the endpoint disabled; writes nothing.
+    async fn attempt(&self, delivery: webhook_delivery::Model) -> Result<Attempt, DbErr> {
+        let hook = webhook::Entity::find_by_id(delivery.webhook_id).one(&self.db).await?;
+        let event = event::Entity::find_by_id(delivery.event_seq).one(&self.db).await?;
+        let (outcome, tried) = match (hook, event) {
+            (Some(hook), Some(_)) if !hook.enabled => (Outcome::gave_up("the endpoint is disabled"), None),
+            (Some(hook), Some(event)) => (self.post(&hook, &event).await, Some((hook, event.occurred_at))),
+            _ => (Outcome::gave_up("the endpoint or the event no longer exists"), None),
         };
-        if !hook.enabled {
-            return settle(
-                &self.db,
-                &d,
-                Outcome::gave_up("the endpoint is disabled"),
-                self.clock.now(),
-            )
-            .await;
-        }
-        let outcome = self.post(&hook, &event).await;
-        let now = self.clock.now();
-        let record = match &outcome.kind {
-            Kind::Delivered => {
-                metrics::counter!("webhook_deliveries_total", "outcome" => "delivered").increment(1);
-                let latency = (now - event.occurred_at).to_std().unwrap_or_default();
-                metrics::histogram!("webhook_delivery_latency_seconds").record(latency.as_secs_f64());
-                webhook::Entity::update_many()
-                    .col_expr(
-                        webhook::Column::FailingSince,
-                        Expr::value(Option::<DateTime<Utc>>::None),
-                    )
-                    .filter(webhook::Column::Id.eq(hook.id))
-                    .filter(webhook::Column::FailingSince.is_not_null())
-                    .exec(&self.db)
-                    .await?;
-                None
-            }
-            Kind::Failed { gone, .. } => {
-                let since = hook.failing_since.unwrap_or(now);
-                if hook.failing_since.is_none() {
-                    webhook::Entity::update_many()
-                        .col_expr(webhook::Column::FailingSince, Expr::value(Some(now)))
-                        .filter(webhook::Column::Id.eq(hook.id))
-                        .filter(webhook::Column::FailingSince.is_null())
-                        .exec(&self.db)
-                        .await?;
-                }
-                (*gone || now - since >= DISABLE_AFTER_FAILING).then_some(hook.id)
-            }
-        };
-        settle(&self.db, &d, outcome, now).await?;
-        if let Some(id) = record {
-            disable(&self.db, id).await?;
-        }
-        Ok(())
+        Ok(Attempt {
+            delivery,
+            outcome,
+            tried,
+        })
     }
 
     /// Posts the event, signed; what the endpoint made of it.
@@ -289,9 +258,55 @@ impl Outcome {
     }
 }
 
+/// One delivery attempted (or given up on) in a pass, to be settled.
+struct Attempt {
+    delivery: webhook_delivery::Model,
+    outcome: Outcome,
+    /// The endpoint and when the event occurred, when a call was made.
+    tried: Option<(webhook::Model, DateTime<Utc>)>,
+}
+
+impl Attempt {
+    /// Records the outcome, and the endpoint's run of failures; returns the
+    /// endpoint when it has failed long enough (or said 410) to be disabled.
+    async fn settle(self, txn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Option<Uuid>, DbErr> {
+        let disable = match (&self.outcome.kind, &self.tried) {
+            (Kind::Delivered, Some((hook, occurred_at))) => {
+                metrics::counter!("webhook_deliveries_total", "outcome" => "delivered").increment(1);
+                let latency = (now - *occurred_at).to_std().unwrap_or_default();
+                metrics::histogram!("webhook_delivery_latency_seconds").record(latency.as_secs_f64());
+                if hook.failing_since.is_some() {
+                    set_failing_since(txn, hook.id, None).await?;
+                }
+                None
+            }
+            (Kind::Failed { gone, .. }, Some((hook, _))) => {
+                if hook.failing_since.is_none() {
+                    set_failing_since(txn, hook.id, Some(now)).await?;
+                }
+                let since = hook.failing_since.unwrap_or(now);
+                (*gone || now - since >= DISABLE_AFTER_FAILING).then_some(hook.id)
+            }
+            _ => None,
+        };
+        settle(txn, &self.delivery, self.outcome, now).await?;
+        Ok(disable)
+    }
+}
+
+/// When an endpoint's current run of failures began (`None`: it succeeds).
+async fn set_failing_since(txn: &impl ConnectionTrait, id: Uuid, since: Option<DateTime<Utc>>) -> Result<(), DbErr> {
+    webhook::Entity::update_many()
+        .col_expr(webhook::Column::FailingSince, Expr::value(since))
+        .filter(webhook::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
 /// Writes an attempt's outcome and frees the lease.
 async fn settle(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     d: &webhook_delivery::Model,
     o: Outcome,
     now: DateTime<Utc>,
@@ -355,6 +370,22 @@ async fn disable(db: &DatabaseConnection, id: Uuid) -> Result<(), DbErr> {
 /// instances never fan out the same endpoint's events; `seq` is in commit
 /// order, so an endpoint's cursor never skips an event.
 pub async fn fan_out(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize, DbErr> {
+    // A read first: with nothing new, no write transaction (SQLite has one writer).
+    let newest: Option<i64> = event::Entity::find()
+        .select_only()
+        .column_as(sea_orm::sea_query::ExprTrait::max(Expr::col(event::Column::Seq)), "seq")
+        .into_tuple()
+        .one(db)
+        .await?
+        .flatten();
+    let behind = webhook::Entity::find()
+        .filter(webhook::Column::Enabled.eq(true))
+        .filter(webhook::Column::DispatchedSeq.lt(newest.unwrap_or(0)))
+        .count(db)
+        .await?;
+    if behind == 0 {
+        return Ok(0);
+    }
     let txn = store::begin_immediate(db).await?;
     let mut hooks = webhook::Entity::find()
         .filter(webhook::Column::Enabled.eq(true))
