@@ -76,7 +76,11 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", HOOK_PORT), Handler)
+        class Server(ThreadingHTTPServer):
+            # socketserver's default backlog of 5 drops connections the service opens side by side.
+            request_queue_size = 256
+
+        self.server = Server(("127.0.0.1", HOOK_PORT), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def wait_for(self, n, timeout):
