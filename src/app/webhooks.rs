@@ -10,10 +10,9 @@ use super::versioned::{self, Expected, How, record};
 use super::{AppError, AppResult, Change, UnitOfWork};
 use crate::config::UrlPolicy;
 use crate::domain::delivery::{DeliveryStatus, SigningSecret};
-use crate::entities::{event, webhook, webhook_delivery};
-use crate::store::outbox::{Audience, NewEvent};
+use crate::entities::{webhook, webhook_delivery};
+use crate::store::outbox::{self, Audience, NewEvent};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -263,18 +262,6 @@ impl CheckedUrl {
     }
 }
 
-/// The seq of the newest event: a new endpoint is told of what happens from now on.
-async fn head_seq(uow: &UnitOfWork) -> AppResult<i64> {
-    let last: Option<i64> = event::Entity::find()
-        .select_only()
-        .column_as(Expr::col(event::Column::Seq).max(), "seq")
-        .into_tuple()
-        .one(uow.db())
-        .await?
-        .flatten();
-    Ok(last.unwrap_or(0))
-}
-
 pub async fn create(uow: &mut UnitOfWork, new: New) -> AppResult<WithSecret> {
     uow.actor().require_admin()?;
     let secret = SigningSecret::generate();
@@ -287,7 +274,8 @@ pub async fn create(uow: &mut UnitOfWork, new: New) -> AppResult<WithSecret> {
         secret: Set(secret.as_str().to_owned()),
         previous_secret: Set(None),
         previous_until: Set(None),
-        dispatched_seq: Set(head_seq(uow).await?),
+        // A new endpoint is told of what happens from now on.
+        dispatched_seq: Set(outbox::newest_seq(uow.db()).await?),
         failing_since: Set(None),
         ..Default::default()
     }

@@ -113,6 +113,7 @@ impl Deliverer {
             }
         }
         txn.commit().await?;
+        failing_too_long.sort();
         failing_too_long.dedup();
         for id in failing_too_long {
             disable(&self.db, id).await?;
@@ -295,10 +296,17 @@ impl Attempt {
 }
 
 /// When an endpoint's current run of failures began (`None`: it succeeds).
+/// A run already begun is kept: another instance may have started it first,
+/// and moving it later would put off disabling the endpoint.
 async fn set_failing_since(txn: &impl ConnectionTrait, id: Uuid, since: Option<DateTime<Utc>>) -> Result<(), DbErr> {
+    let unchanged = match since {
+        Some(_) => webhook::Column::FailingSince.is_null(),
+        None => webhook::Column::FailingSince.is_not_null(),
+    };
     webhook::Entity::update_many()
         .col_expr(webhook::Column::FailingSince, Expr::value(since))
         .filter(webhook::Column::Id.eq(id))
+        .filter(unchanged)
         .exec(txn)
         .await?;
     Ok(())
@@ -371,16 +379,10 @@ async fn disable(db: &DatabaseConnection, id: Uuid) -> Result<(), DbErr> {
 /// order, so an endpoint's cursor never skips an event.
 pub async fn fan_out(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize, DbErr> {
     // A read first: with nothing new, no write transaction (SQLite has one writer).
-    let newest: Option<i64> = event::Entity::find()
-        .select_only()
-        .column_as(sea_orm::sea_query::ExprTrait::max(Expr::col(event::Column::Seq)), "seq")
-        .into_tuple()
-        .one(db)
-        .await?
-        .flatten();
+    let newest = outbox::newest_seq(db).await.map_err(|e| DbErr::Custom(e.to_string()))?;
     let behind = webhook::Entity::find()
         .filter(webhook::Column::Enabled.eq(true))
-        .filter(webhook::Column::DispatchedSeq.lt(newest.unwrap_or(0)))
+        .filter(webhook::Column::DispatchedSeq.lt(newest))
         .count(db)
         .await?;
     if behind == 0 {

@@ -5,7 +5,8 @@
 use super::StoreResult;
 use crate::entities::event;
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set, Statement};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QuerySelect, Set, Statement};
 use std::sync::OnceLock;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -49,6 +50,18 @@ impl NewEvent {
             data,
         }
     }
+}
+
+/// The seq of the newest event committed so far (0 with none).
+pub async fn newest_seq(db: &impl ConnectionTrait) -> StoreResult<i64> {
+    let newest: Option<i64> = event::Entity::find()
+        .select_only()
+        .column_as(Expr::col(event::Column::Seq).max(), "seq")
+        .into_tuple()
+        .one(db)
+        .await?
+        .flatten();
+    Ok(newest.unwrap_or(0))
 }
 
 /// Appends `events` in order. Takes the `event_head` row lock, held until
