@@ -8,6 +8,7 @@ mod m20261125_000003_audit_chain;
 mod m20261125_000004_tallies;
 mod m20261202_000005_outbox;
 mod m20261202_000008_webhooks;
+mod m20261207_000009_milestone_day_tallies;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000004_tallies::Migration),
             Box::new(m20261202_000005_outbox::Migration),
             Box::new(m20261202_000008_webhooks::Migration),
+            Box::new(m20261207_000009_milestone_day_tallies::Migration),
         ]
     }
 }

@@ -16,6 +16,7 @@ use crate::store::tallies::Pending;
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde::Serialize;
+use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 /// What a change did: one audit event, and the outbox event it implies.
@@ -157,12 +158,15 @@ pub struct UnitOfWork {
     entries: Vec<Entry>,
     events: Vec<NewEvent>,
     completion: Option<Completion>,
+    /// Held until the transaction has ended (SQLite; see `store::write_turn`).
+    turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl UnitOfWork {
     /// Begins the transaction (on SQLite, `BEGIN IMMEDIATE`: writers queue
     /// instead of failing to upgrade a read lock).
     pub async fn begin(db: &DatabaseConnection, actor: Actor) -> AppResult<UnitOfWork> {
+        let turn = crate::store::write_turn(db).await?;
         Ok(UnitOfWork {
             txn: crate::store::begin_immediate(db).await?,
             actor,
@@ -170,6 +174,7 @@ impl UnitOfWork {
             entries: Vec::new(),
             events: Vec::new(),
             completion: None,
+            turn,
         })
     }
 
@@ -223,6 +228,7 @@ impl UnitOfWork {
             entries,
             events,
             completion,
+            turn,
         } = self;
         tallies.settle(&txn).await?;
         if let Some(c) = completion {
@@ -234,6 +240,7 @@ impl UnitOfWork {
             audit::record(&txn, actor.author(), entry).await?;
         }
         txn.commit().await?;
+        drop(turn);
         if announced {
             outbox::appended().notify_waiters();
         }

@@ -61,6 +61,7 @@ pub mod ledger_entry;
 pub mod mail_delivery;
 pub mod membership;
 pub mod milestone;
+pub mod milestone_day_tally;
 pub mod milestone_tally;
 pub mod participant;
 pub mod progress_report;

@@ -15,7 +15,9 @@ use crate::domain::Date;
 use crate::domain::ledger::Balances;
 use crate::domain::money::Money;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
-use crate::entities::{alliance, dashboard_tally, fund, fund_balance, institution, milestone_tally};
+use crate::entities::{
+    alliance, dashboard_tally, fund, fund_balance, institution, milestone_day_tally, milestone_tally,
+};
 use crate::store::books::balances_of;
 use crate::store::sum_minor;
 use crate::store::tallies::{ALL_FUNDS, Dimension};
@@ -72,55 +74,74 @@ pub struct AsOf {
     as_of: Option<Date>,
 }
 
-/// Milestones counted in the tallies with one of `statuses`, due before `before`.
+/// Milestones with one of `statuses` due in `[from, before)`, from the
+/// tally of every zone together (a quarter of the per-zone rows).
 async fn milestones_due(
     db: &impl ConnectionTrait,
     statuses: Vec<MilestoneStatus>,
+    from: Option<NaiveDate>,
     before: Option<NaiveDate>,
 ) -> ApiResult<u64> {
-    let mut select = milestone_tally::Entity::find()
+    use milestone_day_tally::Column as C;
+    let mut select = milestone_day_tally::Entity::find()
         .select_only()
-        .column_as(sum_minor(milestone_tally::Column::Milestones), "n")
-        .filter(milestone_tally::Column::Status.is_in(statuses));
+        .column_as(sum_minor(C::Milestones), "n")
+        .filter(C::Status.is_in(statuses));
+    if let Some(from) = from {
+        select = select.filter(C::DueOn.gte(from));
+    }
     if let Some(before) = before {
-        select = select.filter(milestone_tally::Column::DueOn.lt(before));
+        select = select.filter(C::DueOn.lt(before));
     }
     let n: Option<Option<i64>> = select.into_tuple().one(db).await?;
     Ok(n.flatten().unwrap_or(0).max(0) as u64)
 }
 
 /// The summary's milestone figures, each milestone judged on its project's
-/// own today: one sum of what is overdue in every zone (due before the
-/// earliest date any zone is at), then the few (zone, date) rows of the
-/// days where zones disagree and the 30 after, sorted in memory.
+/// own today. Zones are at most a day or two apart ([`Today::span`]):
+/// a milestone due before the first date is overdue in every zone, and one
+/// due from the last date to 30 days after the first is due within 30 days
+/// in every zone, so those are sums over the zone-free tally. Only the
+/// edge days, where zones disagree, are read per zone and judged here.
 async fn milestone_figures(db: &impl ConnectionTrait, today: Today) -> ApiResult<MilestoneFigures> {
-    const SOON: Days = Days::new(30);
+    use milestone_tally::Column as C;
+    let soon = |d: NaiveDate| d.checked_add_days(Days::new(30)).unwrap_or(d);
     let (first, last) = today.span();
     let mut figures = MilestoneFigures {
-        overdue: milestones_due(db, open_statuses(), Some(first)).await?,
-        due_next_30_days: 0,
-        achieved: milestones_due(db, vec![MilestoneStatus::Achieved], None).await?,
+        overdue: milestones_due(db, open_statuses(), None, Some(first)).await?,
+        due_next_30_days: milestones_due(db, open_statuses(), Some(last), Some(soon(first))).await?,
+        achieved: milestones_due(db, vec![MilestoneStatus::Achieved], None, None).await?,
     };
-    let near: Vec<(String, NaiveDate, i64)> = milestone_tally::Entity::find()
+    if first == last {
+        return Ok(figures);
+    }
+    let edges: Vec<(String, NaiveDate, i64)> = milestone_tally::Entity::find()
         .select_only()
-        .column(milestone_tally::Column::TimeZone)
-        .column(milestone_tally::Column::DueOn)
-        .column_as(sum_minor(milestone_tally::Column::Milestones), "n")
-        .filter(milestone_tally::Column::Status.is_in(open_statuses()))
-        .filter(milestone_tally::Column::DueOn.gte(first))
-        .filter(milestone_tally::Column::DueOn.lt(last.checked_add_days(SOON).unwrap_or(last)))
-        .group_by(milestone_tally::Column::TimeZone)
-        .group_by(milestone_tally::Column::DueOn)
+        .column(C::TimeZone)
+        .column(C::DueOn)
+        .column_as(sum_minor(C::Milestones), "n")
+        .filter(C::Status.is_in(open_statuses()))
+        .filter(
+            Condition::any()
+                .add(Condition::all().add(C::DueOn.gte(first)).add(C::DueOn.lt(last)))
+                .add(
+                    Condition::all()
+                        .add(C::DueOn.gte(soon(first)))
+                        .add(C::DueOn.lt(soon(last))),
+                ),
+        )
+        .group_by(C::TimeZone)
+        .group_by(C::DueOn)
         .into_tuple()
         .all(db)
         .await?;
     let mut dates: HashMap<String, NaiveDate> = HashMap::new();
-    for (zone, due_on, n) in near {
+    for (zone, due_on, n) in edges {
         let n = n.max(0) as u64;
         let today = *dates.entry(zone).or_insert_with_key(|zone| today.in_zone(zone));
         if due_on < today {
             figures.overdue += n;
-        } else if due_on < today.checked_add_days(SOON).unwrap_or(today) {
+        } else if due_on < soon(today) {
             figures.due_next_30_days += n;
         }
     }

@@ -15,20 +15,25 @@
 //! moved are written, as increments (`ON CONFLICT … DO UPDATE SET n = n +
 //! excluded.n`) in key order, so concurrent writers never deadlock on them.
 //!
-//! Milestones are counted per status and due date; a milestone write
-//! moves one count from its old (status, due date) to its new one.
+//! Milestones are counted per status, due date and zone
+//! (`milestone_tallies`), and again per status and due date alone
+//! (`milestone_day_tallies`, so sums over many days read a quarter of the
+//! rows); a milestone write moves one count from its old key to its new one
+//! in both.
 //!
 //! [`rebuild_stale`] counts a tally afresh from the data when it is marked
 //! in `stale_tallies` (the migration that made them marks both), and
 //! [`differences`] compares what is stored with a fresh count.
 
 use super::{StoreError, StoreResult};
-use crate::entities::{dashboard_tally, grant, milestone, milestone_tally, participant, project, stale_tally};
+use crate::entities::{
+    dashboard_tally, grant, milestone, milestone_day_tally, milestone_tally, participant, project, stale_tally,
+};
 use chrono::{Datelike, NaiveDate};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, OnConflict};
 use sea_orm::{
-    AccessMode, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, IsolationLevel,
-    QueryFilter, QueryOrder, QuerySelect, RuntimeErr, Set, Statement, TransactionTrait,
+    AccessMode, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr,
+    EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, RuntimeErr, Set, Statement, TransactionTrait,
 };
 use std::collections::{BTreeMap, HashMap};
 use strum::VariantArray;
@@ -307,22 +312,15 @@ async fn add_dashboard(db: &impl ConnectionTrait, tally: Tally) -> Result<(), Db
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
-    for chunk in chunks(rows) {
-        dashboard_tally::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns([C::Dimension, C::FundId, C::Key, C::Currency])
-                    .values([C::Projects, C::Grants, C::AwardedMinor, C::DisbursedMinor].map(|c| (c, increment(c))))
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
+    let conflict = OnConflict::columns([C::Dimension, C::FundId, C::Key, C::Currency])
+        .values([C::Projects, C::Grants, C::AwardedMinor, C::DisbursedMinor].map(|c| (c, increment(c))))
+        .to_owned();
+    add_rows(db, rows, conflict).await
 }
 
 async fn add_milestones(db: &impl ConnectionTrait, counts: BTreeMap<MilestoneKey, i64>) -> Result<(), DbErr> {
-    use milestone_tally::Column as C;
-    let rows: Vec<milestone_tally::ActiveModel> = counts
+    let days = by_day(&counts);
+    let rows = counts
         .into_iter()
         .map(|((status, due_on, time_zone), n)| milestone_tally::ActiveModel {
             status: Set(status),
@@ -331,17 +329,49 @@ async fn add_milestones(db: &impl ConnectionTrait, counts: BTreeMap<MilestoneKey
             milestones: Set(n),
         })
         .collect();
+    use milestone_tally::Column as Z;
+    let conflict = OnConflict::columns([Z::Status, Z::DueOn, Z::TimeZone])
+        .value(Z::Milestones, increment(Z::Milestones))
+        .to_owned();
+    add_rows(db, rows, conflict).await?;
+    let rows = days
+        .into_iter()
+        .map(|((status, due_on), n)| milestone_day_tally::ActiveModel {
+            status: Set(status),
+            due_on: Set(due_on),
+            milestones: Set(n),
+        })
+        .collect();
+    use milestone_day_tally::Column as D;
+    let conflict = OnConflict::columns([D::Status, D::DueOn])
+        .value(D::Milestones, increment(D::Milestones))
+        .to_owned();
+    add_rows(db, rows, conflict).await
+}
+
+/// Inserts tally rows, adding to the figures of rows that exist (`conflict`).
+async fn add_rows<A: ActiveModelTrait + Send>(
+    db: &impl ConnectionTrait,
+    rows: Vec<A>,
+    conflict: OnConflict,
+) -> Result<(), DbErr> {
     for chunk in chunks(rows) {
-        milestone_tally::Entity::insert_many(chunk)
-            .on_conflict(
-                OnConflict::columns([C::Status, C::DueOn, C::TimeZone])
-                    .value(C::Milestones, increment(C::Milestones))
-                    .to_owned(),
-            )
+        A::Entity::insert_many(chunk)
+            .on_conflict(conflict.clone())
             .exec_without_returning(db)
             .await?;
     }
     Ok(())
+}
+
+/// The per-zone counts summed over zones, without the keys that sum to 0.
+fn by_day(counts: &BTreeMap<MilestoneKey, i64>) -> BTreeMap<(String, NaiveDate), i64> {
+    let mut days: BTreeMap<(String, NaiveDate), i64> = BTreeMap::new();
+    for ((status, due_on, _), n) in counts {
+        *days.entry((status.clone(), *due_on)).or_default() += n;
+    }
+    days.retain(|_, n| *n != 0);
+    days
 }
 
 /// `column = <table>.column + excluded.column`, on both backends.
@@ -412,7 +442,7 @@ pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_raw(Statement::from_string(
             DatabaseBackend::Postgres,
-            "LOCK TABLE dashboard_tallies, milestone_tallies IN EXCLUSIVE MODE",
+            "LOCK TABLE dashboard_tallies, milestone_tallies, milestone_day_tallies IN EXCLUSIVE MODE",
         ))
         .await?;
     }
@@ -440,6 +470,7 @@ pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr
             "milestones" => {
                 let counts = count_milestones(&txn).await?;
                 milestone_tally::Entity::delete_many().exec(&txn).await?;
+                milestone_day_tally::Entity::delete_many().exec(&txn).await?;
                 add_milestones(&txn, counts).await?;
             }
             other => return Err(DbErr::Custom(format!("unknown stale tally {other}"))),
@@ -519,8 +550,21 @@ pub async fn differences(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> 
         .into_iter()
         .map(|r| ((r.status, r.due_on, r.time_zone), r.milestones))
         .collect();
+    let stored_days: BTreeMap<(String, NaiveDate), i64> = milestone_day_tally::Entity::find()
+        .filter(milestone_day_tally::Column::Milestones.ne(0))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|r| ((r.status, r.due_on), r.milestones))
+        .collect();
+    let counted_days = by_day(&counted);
     if stored != counted {
         out.push(format!("milestones: stored {stored:?}, counted {counted:?}"));
+    }
+    if stored_days != counted_days {
+        out.push(format!(
+            "milestones by day: stored {stored_days:?}, counted {counted_days:?}"
+        ));
     }
     txn.commit().await?;
     Ok(out)

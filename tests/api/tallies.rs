@@ -205,6 +205,10 @@ async fn a_stale_tally_is_counted_afresh_when_the_service_starts() {
             .execute_unprepared("DELETE FROM milestone_tallies")
             .await
             .unwrap();
+        app.db
+            .execute_unprepared("DELETE FROM milestone_day_tallies")
+            .await
+            .unwrap();
         assert_ne!(app.get(views[1]).await.body, before[1], "the figures are gone");
         tallies::mark_stale(&app.db).await.unwrap();
         climate_tracker::db::migrate_up(&app.db).await.unwrap();

@@ -163,6 +163,35 @@ async fn in_tonga_a_milestone_is_overdue_the_morning_after_while_utc_is_still_on
     .await;
 }
 
+async fn due_soon(app: &TestApp) -> serde_json::Value {
+    let s = app.get("/api/v1/dashboard/summary").await;
+    assert_eq!(s.status, StatusCode::OK, "{}", s.body);
+    s.body["milestones"]["due_next_30_days"].clone()
+}
+
+#[tokio::test]
+async fn due_within_30_days_is_judged_on_each_projects_own_clock() {
+    each_backend(|app| async move {
+        two_projects(&app).await;
+        // 20:00 UTC on 12 February is 09:00 on the 13th in Tonga: the 30
+        // days from the 13th reach 14 March there, not yet from the 12th in UTC.
+        let app = app.at(at("2025-02-12T20:00:00Z"));
+        assert_eq!(due_soon(&app).await, 1);
+        // 23:00 on the 12th in Tonga: in neither window yet.
+        let app = app.at(at("2025-02-12T10:00:00Z"));
+        assert_eq!(due_soon(&app).await, 0);
+        // Well inside both windows, on every clock.
+        let app = app.at(at("2025-03-01T12:00:00Z"));
+        assert_eq!(due_soon(&app).await, 2);
+        // 09:00 on the 15th in Tonga, still the 14th in UTC: one is due today, one overdue.
+        let app = app.at(at("2025-03-14T20:00:00Z"));
+        let s = app.get("/api/v1/dashboard/summary").await;
+        assert_eq!(s.body["milestones"]["due_next_30_days"], 1);
+        assert_eq!(s.body["milestones"]["overdue"], 1);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_project_follows_its_leads_clock_and_the_tallies_stay_exact() {
     each_backend(|app| async move {
