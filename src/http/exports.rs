@@ -136,7 +136,12 @@ async fn stream<E: Export>(
             }
         }
     });
-    let body = Body::from_stream(futures::stream::once(async move { Ok(Bytes::from(opening)) }).chain(rest));
+    // Fused: the compression layer may poll again after the end.
+    let body = Body::from_stream(
+        futures::stream::once(async move { Ok(Bytes::from(opening)) })
+            .chain(rest)
+            .fuse(),
+    );
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

@@ -117,6 +117,8 @@ fn replay(status: i16, location: Option<String>, body: Option<String>) -> Respon
         status,
         location,
         etag,
+        // A replay answers a POST, never a conditional GET.
+        etag_follows_body: false,
         body: body.map(String::into_bytes),
     };
     let mut response = reply.into_response();

@@ -41,6 +41,11 @@ impl Versioned for Milestone {
     fn version(&self) -> Option<i32> {
         Some(self.version)
     }
+
+    /// `overdue` is judged on today.
+    fn fixed_by_version(&self) -> bool {
+        false
+    }
 }
 
 /// Reports are never changed after they are posted, so they carry no version.

@@ -27,6 +27,7 @@ mod page;
 mod projects;
 mod status;
 mod tokens;
+mod transfer;
 mod webhooks;
 
 use axum::Router;
@@ -116,8 +117,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(from_fn(ops::record_metrics))
+        .layer(from_fn(transfer::not_modified))
         .layer(from_fn_with_state(state.clone(), security::headers))
         .layer(tower::util::option_layer(security::cors(&state.security)))
+        .layer(transfer::compression())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

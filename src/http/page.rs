@@ -6,8 +6,9 @@
 
 use super::error::ApiError;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
@@ -44,60 +45,90 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
-/// Strong ETags from the content: a browser on a slow link revalidates
-/// (`Cache-Control: no-cache`) and gets a body-less 304 until a new build.
-static ETAGS: LazyLock<Vec<(&'static str, String)>> = LazyLock::new(|| {
-    std::iter::once(&PAGE)
-        .chain(ASSETS)
-        .map(|a| {
-            let digest = Sha256::digest(a.body);
-            let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-            (a.name, format!("\"{hex}\""))
-        })
-        .collect()
+/// A file as served: its body, its content-hashed name and strong ETag.
+struct Served {
+    asset: &'static Asset,
+    body: Bytes,
+    hashed_name: String,
+    etag: String,
+}
+
+fn served(asset: &'static Asset, body: Bytes) -> Served {
+    let hex: String = Sha256::digest(&body)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let hashed_name = match asset.name.rsplit_once('.') {
+        Some((stem, ext)) => format!("{stem}.{hex}.{ext}"),
+        None => format!("{}.{hex}", asset.name),
+    };
+    Served {
+        asset,
+        body,
+        hashed_name,
+        etag: format!("\"{hex}\""),
+    }
+}
+
+/// The assets, then the page, which names them by their hashed names: a
+/// hashed name never changes its content, so a browser keeps it for a year
+/// and asks nothing; the page itself is revalidated (`no-cache`, a 304
+/// until a new build). The plain names still answer, revalidated.
+static FILES: LazyLock<(Served, Vec<Served>)> = LazyLock::new(|| {
+    let assets: Vec<Served> = ASSETS.iter().map(|a| served(a, Bytes::from_static(a.body))).collect();
+    let mut page = String::from_utf8_lossy(PAGE.body).into_owned();
+    for a in &assets {
+        page = page.replace(
+            &format!("\"/assets/{}\"", a.asset.name),
+            &format!("\"/assets/{}\"", a.hashed_name),
+        );
+    }
+    (served(&PAGE, Bytes::from(page)), assets)
 });
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route("/", get(page)).route("/assets/{name}", get(asset))
 }
 
-async fn page(headers: HeaderMap) -> Response {
-    serve(&PAGE, &headers)
+async fn page() -> Response {
+    serve(&FILES.0, "no-cache")
 }
 
-async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
-    match ASSETS.iter().find(|a| a.name == name) {
-        Some(a) => serve(a, &headers),
+async fn asset(Path(name): Path<String>) -> Response {
+    let found = FILES.1.iter().find_map(|f| {
+        if f.hashed_name == name {
+            Some((f, IMMUTABLE))
+        } else if f.asset.name == name {
+            Some((f, "no-cache"))
+        } else {
+            None
+        }
+    });
+    match found {
+        Some((f, caching)) => serve(f, caching),
         None => ApiError::NotFound.into_response(),
     }
 }
 
-fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
-    let etag = ETAGS
-        .iter()
-        .find(|(name, _)| *name == asset.name)
-        .map(|(_, tag)| tag.as_str())
-        .unwrap_or("\"0\"");
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
-    let common = [
-        (
-            header::ETAG,
-            HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"0\"")),
-        ),
-        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-    ];
-    if fresh {
-        return (StatusCode::NOT_MODIFIED, common).into_response();
-    }
-    (
-        common,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type))],
-        asset.body,
+/// The file with its ETag; `transfer::not_modified` answers 304 when the
+/// browser holds it already.
+fn serve(file: &Served, caching: &'static str) -> Response {
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(file.asset.content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static(caching)),
+        ],
+        file.body.clone(),
     )
-        .into_response()
+        .into_response();
+    if let Ok(etag) = HeaderValue::from_str(&file.etag) {
+        response.headers_mut().insert(header::ETAG, etag);
+        response.extensions_mut().insert(super::transfer::EtagFollowsBody);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -10,6 +10,15 @@ use serde::Serialize;
 /// A resource that carries an optimistic-concurrency version.
 pub trait Versioned {
     fn version(&self) -> Option<i32>;
+
+    /// Whether the view stays the same for as long as its version does, so
+    /// a client holding its ETag may be answered 304. Not so for a view
+    /// with a figure judged on today (a milestone's `overdue`) or a field
+    /// the service keeps without a new version (a project's zone, an
+    /// endpoint's `failing_since`).
+    fn fixed_by_version(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -17,6 +26,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub location: Option<String>,
     pub etag: Option<i32>,
+    /// The ETag changes whenever the body does (see [`Versioned::fixed_by_version`]).
+    pub etag_follows_body: bool,
     pub body: Option<Vec<u8>>,
 }
 
@@ -26,6 +37,7 @@ impl Reply {
             status,
             location,
             etag: value.version(),
+            etag_follows_body: value.fixed_by_version(),
             // Serializing our own view types cannot fail (no maps with non-string keys).
             body: Some(serde_json::to_vec(value).unwrap_or_default()),
         }
@@ -49,6 +61,7 @@ impl Reply {
             status: StatusCode::NO_CONTENT,
             location: None,
             etag: None,
+            etag_follows_body: false,
             body: None,
         }
     }
@@ -66,6 +79,9 @@ impl IntoResponse for Reply {
         }
         if let Some(v) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             headers.insert(header::LOCATION, v);
+        }
+        if self.etag.is_some() && self.etag_follows_body {
+            response.extensions_mut().insert(super::transfer::EtagFollowsBody);
         }
         response
     }

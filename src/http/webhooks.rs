@@ -31,6 +31,11 @@ impl Versioned for Webhook {
     fn version(&self) -> Option<i32> {
         Some(self.version)
     }
+
+    /// `failing_since` is kept by the delivery workers without a new version.
+    fn fixed_by_version(&self) -> bool {
+        false
+    }
 }
 
 impl Versioned for Delivery {

@@ -332,6 +332,29 @@ impl TestApp {
         r.id()
     }
 
+    /// Creates a fund sponsored by `sponsor` holding one contribution of
+    /// `amount` in `currency`; returns its id.
+    pub async fn fund(&self, code: &str, currency: &str, sponsor: &str, amount: &str) -> String {
+        let r = self
+            .post(
+                "/api/v1/funds",
+                json!({"code": code, "name": {"en": code}, "currency": currency,
+                "sponsor_institution_id": sponsor, "established_on": "2024-10-19", "focus_areas": []}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "fund create: {}", r.body);
+        let f = r.id();
+        let r = self
+            .post(
+                &format!("/api/v1/funds/{f}/contributions"),
+                json!({"contributor_institution_id": sponsor, "amount": {"amount": amount, "currency": currency},
+                "received_on": "2024-11-01"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "contribution: {}", r.body);
+        f
+    }
+
     /// Creates a project through the API; returns its id.
     pub async fn project(&self, code: &str, countries: &[&str]) -> String {
         let r = self.post("/api/v1/projects", project_body(code, countries)).await;

@@ -33,6 +33,7 @@ mod reminders;
 mod security;
 mod tallies;
 mod tokens;
+mod transfer;
 mod two_instances;
 mod use_cases;
 mod webhooks;

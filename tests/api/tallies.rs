@@ -27,31 +27,12 @@ async fn ok(app: &TestApp, r: crate::common::Resp, what: &str) -> String {
     r.body["id"].as_str().map(str::to_owned).unwrap_or_default()
 }
 
-async fn fund(app: &TestApp, code: &str, currency: &str, sponsor: &str, amount: &str) -> String {
-    let f = app
-        .post(
-            "/api/v1/funds",
-            json!({"code": code, "name": {"en": code}, "currency": currency,
-            "sponsor_institution_id": sponsor, "established_on": "2024-10-19", "focus_areas": []}),
-        )
-        .await
-        .id();
-    let r = app
-        .post(
-            &format!("/api/v1/funds/{f}/contributions"),
-            json!({"contributor_institution_id": sponsor, "amount": money(amount, currency), "received_on": "2024-11-01"}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    f
-}
-
 /// A CNY fund holding 1000.00, a project in `countries` with one
 /// participant, and a draft grant of `amount` to it: (fund, project, grant).
 async fn one_grant(app: &TestApp, countries: &[&str], amount: &str) -> (String, String, String) {
     let sponsor = app.institution("sponsor", "CN").await;
     let uni = app.institution("usp", "FJ").await;
-    let f = fund(app, "cny-fund", "CNY", &sponsor, "1000.00").await;
+    let f = app.fund("cny-fund", "CNY", &sponsor, "1000.00").await;
     let p = app.project("solar", countries).await;
     app.participate(&p, &uni, "lead").await;
     let g = app
@@ -82,8 +63,8 @@ async fn every_change_keeps_the_dashboards_exact() {
         let sponsor = app.institution("sponsor", "CN").await;
         let uni = app.institution("usp", "FJ").await;
         let college = app.institution("kiribati-college", "KI").await;
-        let cny = fund(&app, "cny-fund", "CNY", &sponsor, "1000.00").await;
-        let usd = fund(&app, "usd-fund", "USD", &sponsor, "500.00").await;
+        let cny = app.fund("cny-fund", "CNY", &sponsor, "1000.00").await;
+        let usd = app.fund("usd-fund", "USD", &sponsor, "500.00").await;
         let alliance = app
             .post(
                 "/api/v1/alliances",
