@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""`make bench`: load synthetic data, start the release binary and the bench-only
-reference handler, drive both with wrk on SQLite and PostgreSQL, and write
-BENCHMARKS.md.
+"""`make bench`: load synthetic data, start the release binary and the two bench-only
+reference handlers (the same primary-key SELECT through sea-orm, and through raw
+sqlx), drive them with wrk on SQLite and PostgreSQL, and write BENCHMARKS.md.
 
 Environment: SCALE (default 10), DURATION (wrk seconds per endpoint, default 10),
 BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
@@ -27,8 +27,9 @@ BACKENDS = os.environ.get("BACKENDS", "sqlite postgres").split()
 PG = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 BIN = "target/release/climate-tracker"
 REF = "target/release/bench_reference"
+RAW = "target/release/bench_raw"
 ADMIN = "bench-admin-secret"
-PORT, REF_PORT, HOOK_PORT = 18080, 18081, 18090
+PORT, REF_PORT, RAW_PORT, HOOK_PORT = 18080, 18081, 18082, 18090
 CONNECTIONS = 64
 
 
@@ -207,6 +208,7 @@ def bench_backend(backend):
                CLIMATE_TRACKER_WEBHOOK_ALLOW_HTTP="true", CLIMATE_TRACKER_WEBHOOK_ALLOW_HOSTS="127.0.0.1")
     server = subprocess.Popen([BIN, "serve", "--bind", f"127.0.0.1:{PORT}"], env=env, stderr=subprocess.DEVNULL)
     ref = subprocess.Popen([REF, url, f"127.0.0.1:{REF_PORT}"], stderr=subprocess.DEVNULL)
+    raw = subprocess.Popen([RAW, url, f"127.0.0.1:{RAW_PORT}"], stderr=subprocess.DEVNULL)
     try:
         wait_ready(PORT)
         # The first reminder sweep catches up on the data's backlog; let it end before measuring.
@@ -245,6 +247,8 @@ def bench_backend(backend):
         rows = []
         ref_get = wrk(f"http://127.0.0.1:{REF_PORT}/projects/{project}")
         rows.append(("reference handler: primary-key SELECT, no auth", ref_get))
+        raw_get = wrk(f"http://127.0.0.1:{RAW_PORT}/projects/{project}")
+        rows.append(("raw sqlx handler: the same SELECT, no sea-orm", raw_get))
         cases = [
             ("GET /projects/{id}", f"{base}/projects/{project}", None),
             ("GET /projects/{id}/status", f"{base}/projects/{project}/status", None),
@@ -264,15 +268,15 @@ def bench_backend(backend):
         summary = api(f"/api/v1/funds/{fund}/summary")
         hooks = bench_webhooks()
     finally:
-        server.terminate()
-        ref.terminate()
-        server.wait()
-        ref.wait()
+        for p in (server, ref, raw):
+            p.terminate()
+            p.wait()
     sweeps = idle_sweeps(env)
     # The disbursements above ran 64 at a time; the dashboards' tallies must still equal a fresh count.
     check = subprocess.run([BIN, "--database-url", url, "tallies", "check"], text=True, capture_output=True)
     return {"backend": backend, "rows": rows, "single": single, "idle_kib": idle, "peak_kib": peak,
-            "seed_seconds": seed_seconds, "page": page, "ref_rps": ref_get["rps"], "fund": summary,
+            "seed_seconds": seed_seconds, "page": page, "ref_rps": ref_get["rps"], "raw_rps": raw_get["rps"],
+            "fund": summary,
             "first_sweep": first_sweep, "sweeps": sweeps, "hooks": hooks,
             "tallies": "equal to a fresh count" if check.returncode == 0
             else f"OFF: {len(check.stdout.splitlines())} figures differ from a fresh count"}
@@ -293,7 +297,8 @@ def report(results):
         f"- Data: `climate-tracker seed synthetic --scale {SCALE}` "
         f"({SCALE}k institutions, {SCALE * 10}k projects, {SCALE * 50}k milestones, {SCALE * 20}k grants, ~{SCALE * 64}k disbursements)",
         f"- Load: `wrk --latency -c{CONNECTIONS} -t2 -d{DURATION}s` per endpoint, authenticated as admin, release build; "
-        "the reference handler runs at the same time against the same database",
+        "the two reference handlers (`bench_reference`: sea-orm, `bench_raw`: raw sqlx) run at the same time "
+        "against the same database",
         f"- Command: `SCALE={SCALE} DURATION={DURATION} make bench`",
         f"- Run at: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
@@ -302,10 +307,13 @@ def report(results):
         lines += [f"## {r['backend']}", ""]
         if r["seed_seconds"]:
             lines += [f"Seeding scale {SCALE} took {r['seed_seconds']:.0f} s.", ""]
-        lines += ["| endpoint | req/s | p50 ms | p99 ms | non-2xx | ratio to reference |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        lines += ["| endpoint | req/s | p50 ms | p99 ms | non-2xx | ratio to reference | ratio to raw sqlx |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for name, m in r["rows"]:
             ratio = m["rps"] / r["ref_rps"] if r["ref_rps"] else 0
-            lines.append(f"| {name} | {m['rps']:.0f} | {fmt_ms(m['p50'])} | {fmt_ms(m['p99'])} | {m['errors']} | {ratio:.2f} |")
+            raw = m["rps"] / r["raw_rps"] if r["raw_rps"] else 0
+            lines.append(f"| {name} | {m['rps']:.0f} | {fmt_ms(m['p50'])} | {fmt_ms(m['p99'])} | {m['errors']} "
+                         f"| {ratio:.2f} | {raw:.2f} |")
         rows = dict(r["rows"])
         p1 = rows["GET /projects?limit=50 (page 1)"]
         pn = rows[f"GET /projects?limit=50 (page {r['page']})"]
