@@ -8,6 +8,7 @@
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
+use super::security;
 use crate::app::Actor;
 use crate::app::tokens;
 use crate::domain::kinds::Role;
@@ -42,8 +43,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// Middleware on `/api/v1`: resolves the bearer token into a [`Caller`].
-pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+/// Middleware on `/api/v1`, inside the cap on requests in flight: who is
+/// calling (the bearer token, looked up afresh so a revocation holds at once
+/// on every instance), may its role send this, and is the token within its
+/// share of the slots and its rate. One layer, in that order, before any of
+/// the body is read; the request then carries its [`Caller`].
+pub async fn admit(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
     let secret = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -53,11 +58,15 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let row = tokens::presented(&state.db, secret)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    req.extensions_mut().insert(Caller {
+    let caller = Caller {
         token_id: row.id,
         actor: Actor::token(row.id, row.name, row.role, row.institution_id),
         idempotency_key: None,
-    });
+    };
+    let mut req = authorize(&state, &caller, req).await?;
+    let _in_flight = security::InFlight::enter(&state.security, caller.token_id)?;
+    security::within_rate(&state.security, caller.token_id)?;
+    req.extensions_mut().insert(caller);
     Ok(next.run(req).await)
 }
 
@@ -84,23 +93,19 @@ fn may_send(role: Role, method: &Method, route: &str) -> bool {
     }
 }
 
-/// Middleware on `/api/v1`, after authentication: refuses a write the
-/// caller's role may not send before any of its body is read, so a token
-/// cannot hold a request slot with a body it may not send. A partner is
-/// refused with the 404 a read would give when it cannot see what the write
-/// names, and with 403 otherwise, as the handlers would answer.
-pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
-    let caller = req
-        .extensions()
-        .get::<Caller>()
-        .cloned()
-        .ok_or(ApiError::Unauthorized)?;
+/// Refuses a write the caller's role may not send, before any of its body
+/// is read, so a token cannot hold a request slot with a body it may not
+/// send; hands the request back otherwise. A partner is refused with the
+/// 404 a read would give when it cannot see what the write names, and with
+/// 403 otherwise, as the handlers would answer.
+async fn authorize(state: &AppState, caller: &Caller, req: Request) -> Result<Request, ApiError> {
+    let route = req.extensions().get::<MatchedPath>().map_or("", |p| p.as_str());
+    if may_send(caller.role, req.method(), route) {
+        return Ok(req);
+    }
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let route = route.as_deref().unwrap_or_default();
-    if may_send(caller.role, req.method(), route) {
-        return Ok(next.run(req).await);
-    }
-    if caller.partner_scope().is_some() && !can_see_named(&state, &caller, route, req).await? {
+    if caller.partner_scope().is_some() && !can_see_named(state, caller, route, req).await? {
         return Err(ApiError::NotFound);
     }
     Err(ApiError::Forbidden(match caller.role {

@@ -77,13 +77,11 @@ fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(audit_events::router())
         .merge(events::router())
         .merge(webhooks::router())
-        // Outermost last: a slot, the token, its role, its share, its rate; only then the body.
+        // Outermost last: a slot; the token, its role, its share, its rate (one
+        // layer: each layer costs every request); only then the body.
         .layer(from_fn_with_state(state.clone(), idempotency::idempotent))
         .layer(from_fn_with_state(state.clone(), security::read_body))
-        .layer(from_fn_with_state(state.clone(), security::rate_limit))
-        .layer(from_fn_with_state(state.clone(), security::per_token))
-        .layer(from_fn_with_state(state.clone(), auth::authorize))
-        .layer(from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(from_fn_with_state(state.clone(), auth::admit))
         .layer(from_fn_with_state(state.clone(), security::limit));
     let (router, mut doc) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest(API_PREFIX, v1)

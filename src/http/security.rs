@@ -10,7 +10,6 @@
 //! write to every request. It guards capacity, not a business invariant;
 //! every invariant stays in the database.
 
-use super::auth::Caller;
 use super::error::ApiError;
 use super::{AppState, MAX_BODY_BYTES};
 use crate::config::{self, Origin};
@@ -139,36 +138,25 @@ pub async fn read_body(State(state): State<AppState>, req: Request, next: Next) 
     Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await)
 }
 
-/// Middleware on `/api/v1`, after authentication: at most the configured
-/// number of requests in flight per token, so that one token (a partner's
-/// with slow bodies, say) cannot take every slot; past it 429 with `Retry-After`.
-pub async fn per_token(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
-    let Some(token) = req.extensions().get::<Caller>().map(|c| c.token_id) else {
-        return Ok(next.run(req).await);
-    };
-    let Some(_in_flight) = InFlight::enter(&state.security, token) else {
-        metrics::counter!("http_requests_rate_limited_total").increment(1);
-        return Err(ApiError::RateLimited { retry_after: 1 });
-    };
-    Ok(next.run(req).await)
-}
-
-/// One request of a token in flight; dropping it (the request ended, or was
-/// cut off) gives its place back.
-struct InFlight {
+/// One request of a token in flight, at most the configured number per
+/// token, so that one token (a partner's with slow bodies, say) cannot take
+/// every slot; past it 429 with `Retry-After`. Dropping it (the request
+/// ended, or was cut off) gives its place back.
+pub struct InFlight {
     security: Security,
     token: Uuid,
 }
 
 impl InFlight {
-    fn enter(security: &Security, token: Uuid) -> Option<InFlight> {
+    pub fn enter(security: &Security, token: Uuid) -> Result<InFlight, ApiError> {
         let mut counts = security.0.per_token.lock().unwrap_or_else(PoisonError::into_inner);
         let count = counts.entry(token).or_insert(0);
         if *count >= security.settings().max_concurrent_requests_per_token {
-            return None;
+            metrics::counter!("http_requests_rate_limited_total").increment(1);
+            return Err(ApiError::RateLimited { retry_after: 1 });
         }
         *count += 1;
-        Some(InFlight {
+        Ok(InFlight {
             security: security.clone(),
             token,
         })
@@ -262,14 +250,13 @@ pub fn cors(security: &Security) -> Option<CorsLayer> {
     )
 }
 
-/// Middleware on `/api/v1`, after authentication: at most the configured
-/// number of requests per minute per token (a burst of that size, refilled
-/// evenly), else 429 with `Retry-After`.
-pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
-    let (Some(limiter), Some(caller)) = (&state.security.0.limiter, req.extensions().get::<Caller>()) else {
-        return Ok(next.run(req).await);
+/// At most the configured number of requests per minute per token (a burst
+/// of that size, refilled evenly), else 429 with `Retry-After`.
+pub fn within_rate(security: &Security, token: Uuid) -> Result<(), ApiError> {
+    let Some(limiter) = &security.0.limiter else {
+        return Ok(());
     };
-    if let Err(not_until) = limiter.check_key(&caller.token_id) {
+    if let Err(not_until) = limiter.check_key(&token) {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         // Whole seconds, rounded up, so a client that waits that long gets in.
         let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -278,5 +265,5 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
             retry_after: retry_after.max(1),
         });
     }
-    Ok(next.run(req).await)
+    Ok(())
 }
