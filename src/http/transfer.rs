@@ -13,10 +13,10 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 /// Smaller answers gain less than the encoding costs.
 const COMPRESS_FROM_BYTES: u16 = 1024;
 
-/// Compression for every route (only `br` and `gzip` are built in):
-/// streamed exports too (their size is
-/// unknown, so they always qualify). Brotli at tower-http's default level
-/// (4) keeps the CPU cost near gzip's while sending less.
+/// Compression for every route (only `br` and `gzip` are built in),
+/// streamed exports too (their size is unknown, so they always qualify).
+/// Brotli at tower-http's default level (4) keeps the CPU cost near gzip's
+/// while sending less.
 pub fn compression() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new()
         .br(true)
@@ -83,12 +83,13 @@ pub async fn not_modified(req: Request, next: Next) -> Response {
 /// `If-None-Match` compares weakly (RFC 9110 §13.1.2): `W/` aside, the
 /// tags must be equal; `*` matches any.
 fn matches_any(held: &HeaderValue, etag: &HeaderValue) -> bool {
-    let weak = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    fn opaque(tag: &str) -> &str {
+        tag.trim().trim_start_matches("W/")
+    }
     let (Ok(held), Ok(etag)) = (held.to_str(), etag.to_str()) else {
         return false;
     };
-    let etag = weak(etag);
-    held.split(',').any(|t| t.trim() == "*" || weak(t) == etag)
+    held.split(',').any(|t| t.trim() == "*" || opaque(t) == opaque(etag))
 }
 
 #[cfg(test)]
