@@ -73,7 +73,14 @@ bench:
 	$(CARGO) build --release --bins
 	python3 bench/bench.py
 
-.PHONY: fuzz-api soak
+.PHONY: fuzz-api soak bench-slowlink
+
+## The dashboard and a partner's project status in headless Chromium over an emulated satellite
+## link (600 ms RTT, 1 Mbit/s down, 256 kbit/s up, 1% loss), and a POST whose answer is lost,
+## retried with its Idempotency-Key -> the "Slow link" section of BENCHMARKS.md. Needs root.
+bench-slowlink: test-tools
+	$(CARGO) build --release --bin climate-tracker
+	python3 bench/slowlink.py
 
 ## Schemathesis from the service's own /openapi.json, SQLite then a fresh PostgreSQL database
 ## (TEST_POSTGRES_URL): no 5xx, every response as documented. FUZZ_SECONDS per backend (default 90).

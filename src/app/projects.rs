@@ -3,6 +3,7 @@
 use super::access::{self, Lock, seen_then};
 use super::versioned::{self, Expected, How, record};
 use super::{AppError, AppResult, Change, UnitOfWork, to_json};
+use crate::domain::health::Health;
 use crate::domain::kinds::{ParticipantRole, RioMarkers, Sector};
 use crate::domain::status::ProjectStatus;
 use crate::domain::{Code, CountryCode, LongText, Note, ShortText};
@@ -43,6 +44,10 @@ pub struct Project {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Only in lists asked with `include=health`: the project's health
+    /// today in its own zone, as its status page judges it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,6 +80,7 @@ impl From<project::Model> for Project {
             version: m.version,
             created_at: m.created_at,
             updated_at: m.updated_at,
+            health: None,
         }
     }
 }

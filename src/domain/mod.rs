@@ -7,6 +7,7 @@
 pub mod codes;
 pub mod date;
 pub mod delivery;
+pub mod health;
 pub mod kinds;
 pub mod ledger;
 pub mod money;

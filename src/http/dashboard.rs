@@ -1,7 +1,8 @@
 //! `/dashboard/summary` and `/dashboard/breakdown`: the whole cooperation at
 //! a glance. Both read the exactly-maintained tallies (`store::tallies`),
 //! a few rows per key, so their cost does not grow with the number of
-//! projects, grants or milestones.
+//! projects, grants or milestones. `/dashboard` answers the summary and the
+//! two breakdowns the dashboard page shows in one request, for slow links.
 
 use super::AppState;
 use super::auth::Caller;
@@ -11,10 +12,10 @@ use super::ledger::{FundSummary, counts_by, fund_summary, grant_counts, stored};
 use super::milestones::open_statuses;
 use super::reply::{Reply, Versioned};
 use crate::app::clock::Today;
-use crate::domain::Date;
 use crate::domain::ledger::Balances;
 use crate::domain::money::Money;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
+use crate::domain::{Date, ShortText};
 use crate::entities::{
     alliance, dashboard_tally, fund, fund_balance, institution, milestone_day_tally, milestone_tally,
 };
@@ -34,7 +35,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(summary)).routes(routes!(breakdown))
+    OpenApiRouter::new()
+        .routes(routes!(dashboard))
+        .routes(routes!(summary))
+        .routes(routes!(breakdown))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -148,12 +152,44 @@ async fn milestone_figures(db: &impl ConnectionTrait, today: Today) -> ApiResult
     Ok(figures)
 }
 
+/// The dashboard's first view in one answer: with `/projects?include=health`
+/// and `/milestones?overdue=true`, the page needs three requests in all.
+#[derive(Serialize, ToSchema)]
+pub struct DashboardView {
+    pub summary: DashboardSummary,
+    /// As `/dashboard/breakdown?by=country`.
+    pub by_country: Breakdown,
+    /// As `/dashboard/breakdown?by=alliance`.
+    pub by_alliance: Breakdown,
+}
+
+impl Versioned for DashboardView {
+    fn version(&self) -> Option<i32> {
+        None
+    }
+}
+
+#[utoipa::path(get, path = "/dashboard", tag = "dashboard", params(AsOf),
+    responses((status = 200, description = "The summary and the breakdowns by country and by alliance, as their own endpoints answer them", body = DashboardView)))]
+async fn dashboard(State(state): State<AppState>, caller: Caller, Query(q): Query<AsOf>) -> ApiResult<Reply> {
+    caller.require_staff()?;
+    let today = state.clock.today(q.as_of.map(Date::naive));
+    Ok(Reply::ok(&DashboardView {
+        summary: summary_of(&state.db, today).await?,
+        by_country: breakdown_of(&state.db, By::Country, None).await?,
+        by_alliance: breakdown_of(&state.db, By::Alliance, None).await?,
+    }))
+}
+
 #[utoipa::path(get, path = "/dashboard/summary", tag = "dashboard", params(AsOf),
     responses((status = 200, description = "Counts, funds and milestones across the cooperation", body = DashboardSummary)))]
 async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<AsOf>) -> ApiResult<Reply> {
     caller.require_staff()?;
     let today = state.clock.today(q.as_of.map(Date::naive));
-    let db = &state.db;
+    Ok(Reply::ok(&summary_of(&state.db, today).await?))
+}
+
+async fn summary_of(db: &impl ConnectionTrait, today: Today) -> ApiResult<DashboardSummary> {
     let overall = dashboard_tally::Entity::find()
         .filter(dashboard_tally::Column::FundId.eq(ALL_FUNDS))
         .filter(
@@ -179,18 +215,13 @@ async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<
         .iter()
         .map(|f| {
             let counts = grants.get(&f.id).map_or(&[][..], Vec::as_slice);
-            fund_summary(
-                f.id,
-                &f.currency,
-                balances.get(&f.id).copied().unwrap_or_default(),
-                counts,
-            )
+            fund_summary(f, balances.get(&f.id).copied().unwrap_or_default(), counts)
         })
         .collect::<ApiResult<Vec<_>>>()?;
 
     // Each project's milestones are judged on its own today, unless `as_of` is given.
     let milestones = milestone_figures(db, today).await?;
-    let view = DashboardSummary {
+    Ok(DashboardSummary {
         as_of: today.shown(),
         projects_by_status: counts_by(ProjectStatus::VARIANTS, ProjectStatus::as_str, &projects),
         grants_by_status: counts_by(
@@ -202,8 +233,7 @@ async fn summary(State(state): State<AppState>, caller: Caller, Query(q): Query<
         milestones,
         institutions: institution::Entity::find().count(db).await?,
         countries,
-    };
-    Ok(Reply::ok(&view))
+    })
 }
 
 /// The dimension of a breakdown.
@@ -234,6 +264,10 @@ pub struct BreakdownRow {
     /// ISO country code, alliance id, sector, year or institution id; null for projects with no alliance.
     pub key: Option<String>,
     pub label: String,
+    /// Alliances and institutions: the name in every language it has (`label` is its English form).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<ShortText>)]
+    pub name: Option<serde_json::Value>,
     pub projects: u64,
     /// All grants of the key, whatever their status.
     pub grants: u64,
@@ -280,15 +314,18 @@ struct Tally {
     responses((status = 200, description = "Projects, grants and money per key; rows may overlap (a project in two countries counts in both)", body = Breakdown)))]
 async fn breakdown(State(state): State<AppState>, caller: Caller, Query(q): Query<BreakdownQuery>) -> ApiResult<Reply> {
     caller.require_staff()?;
-    let db = &state.db;
-    let dimension = Dimension::from(q.by);
+    Ok(Reply::ok(&breakdown_of(&state.db, q.by, q.fund_id).await?))
+}
+
+async fn breakdown_of(db: &impl ConnectionTrait, by: By, fund_id: Option<Uuid>) -> ApiResult<Breakdown> {
+    let dimension = Dimension::from(by);
     // The nil UUID names no fund (the tallies use it for "all funds").
-    if q.fund_id == Some(ALL_FUNDS) {
+    if fund_id == Some(ALL_FUNDS) {
         let by = dimension.as_str();
-        return Ok(Reply::ok(&Breakdown { by, rows: Vec::new() }));
+        return Ok(Breakdown { by, rows: Vec::new() });
     }
     let tallied = dashboard_tally::Entity::find()
-        .filter(dashboard_tally::Column::FundId.eq(q.fund_id.unwrap_or(ALL_FUNDS)))
+        .filter(dashboard_tally::Column::FundId.eq(fund_id.unwrap_or(ALL_FUNDS)))
         .filter(dashboard_tally::Column::Dimension.eq(dimension.as_str()))
         .filter(
             Condition::any()
@@ -311,28 +348,36 @@ async fn breakdown(State(state): State<AppState>, caller: Caller, Query(q): Quer
             tally.disbursed.push(stored(r.disbursed_minor, &r.currency)?);
         }
     }
-    let labels = labels(db, q.by, rows.keys().flatten()).await?;
+    let labels = labels(db, by, rows.keys().flatten()).await?;
     let rows = rows
         .into_iter()
-        .map(|(key, t)| BreakdownRow {
-            label: key
-                .as_ref()
-                .and_then(|k| labels.get(k).cloned())
-                .unwrap_or_else(|| match &key {
-                    Some(k) => k.clone(),
-                    None => "none".into(),
-                }),
-            key,
-            projects: t.projects,
-            grants: t.grants,
-            awarded: t.awarded,
-            disbursed: t.disbursed,
+        .map(|(key, t)| {
+            let found = key.as_ref().and_then(|k| labels.get(k));
+            BreakdownRow {
+                label: match (found, &key) {
+                    (Some(l), _) => l.text.clone(),
+                    (None, Some(k)) => k.clone(),
+                    (None, None) => "none".into(),
+                },
+                name: found.and_then(|l| l.name.clone()),
+                key,
+                projects: t.projects,
+                grants: t.grants,
+                awarded: t.awarded,
+                disbursed: t.disbursed,
+            }
         })
         .collect();
-    Ok(Reply::ok(&Breakdown {
+    Ok(Breakdown {
         by: dimension.as_str(),
         rows,
-    }))
+    })
+}
+
+/// A key's label, and for alliances and institutions their name in every language.
+struct Label {
+    text: String,
+    name: Option<serde_json::Value>,
 }
 
 /// Human labels: English (or first) names of alliances and institutions,
@@ -341,13 +386,15 @@ async fn labels<'a>(
     db: &impl ConnectionTrait,
     by: By,
     keys: impl Iterator<Item = &'a String>,
-) -> ApiResult<HashMap<String, String>> {
-    let name = |v: &serde_json::Value| -> String {
-        v.get("en")
+) -> ApiResult<HashMap<String, Label>> {
+    let name = |v: serde_json::Value| -> Label {
+        let text = v
+            .get("en")
             .or_else(|| v.as_object().and_then(|o| o.values().next()))
             .and_then(|s| s.as_str())
             .unwrap_or("")
-            .to_owned()
+            .to_owned();
+        Label { text, name: Some(v) }
     };
     let ids: Vec<Uuid> = keys.filter_map(|k| k.parse().ok()).collect();
     Ok(match by {
@@ -356,18 +403,21 @@ async fn labels<'a>(
             .all(db)
             .await?
             .into_iter()
-            .map(|a| (a.id.to_string(), name(&a.name)))
+            .map(|a| (a.id.to_string(), name(a.name)))
             .collect(),
         By::Institution => institution::Entity::find()
             .filter(institution::Column::Id.is_in(ids))
             .all(db)
             .await?
             .into_iter()
-            .map(|i| (i.id.to_string(), name(&i.name)))
+            .map(|i| (i.id.to_string(), name(i.name)))
             .collect(),
         By::Country => isocountry::CountryCode::as_array()
             .iter()
-            .map(|c| (c.alpha2().to_owned(), c.name().to_owned()))
+            .map(|c| {
+                let text = c.name().to_owned();
+                (c.alpha2().to_owned(), Label { text, name: None })
+            })
             .collect(),
         By::Sector | By::Year => HashMap::new(),
     })

@@ -179,6 +179,22 @@ pub fn add_problem_responses(doc: &mut OpenApi) {
                     "Makes a retry safe: the same key and body replay the first response",
                 );
             }
+            if method == HttpMethod::Get && path.ends_with("/{id}") {
+                add_header(
+                    op,
+                    "If-None-Match",
+                    "The ETag you hold, e.g. \"3\"; while it is current the answer is 304 with no body",
+                );
+                op.responses.responses.entry("304".to_owned()).or_insert_with(|| {
+                    ResponseBuilder::new()
+                        .description(
+                            "Not modified: the ETag you hold is current. A milestone or a webhook, whose \
+                             `overdue` or `failing_since` can change without a new version, is always sent whole",
+                        )
+                        .build()
+                        .into()
+                });
+            }
             if method == HttpMethod::Patch {
                 add_header(
                     op,

@@ -11,7 +11,7 @@ use crate::app::ledger::{self, Contribution};
 use crate::domain::ledger::Balances;
 use crate::domain::money::{Money, PositiveMoney};
 use crate::domain::status::GrantStatus;
-use crate::domain::{Date, Line};
+use crate::domain::{Code, Date, Line, ShortText};
 use crate::entities::{contribution, dashboard_tally, fund, fund_balance, ledger_entry};
 use crate::store::books::balances_of;
 use crate::store::tallies::Dimension;
@@ -61,6 +61,10 @@ crate::input! {
 #[derive(Serialize, ToSchema)]
 pub struct FundSummary {
     pub fund_id: Uuid,
+    #[schema(value_type = Code)]
+    pub code: String,
+    #[schema(value_type = ShortText)]
+    pub name: serde_json::Value,
     /// Sum of contributions.
     pub contributed: Money,
     /// Over approved and active grants: amount minus net disbursed.
@@ -200,7 +204,7 @@ async fn summary(State(state): State<AppState>, caller: Caller, Path(id): Path<U
     let balances = row.as_ref().map(balances_of).unwrap_or_default();
     let counts = grant_counts(&state.db, Some(id)).await?;
     let counts = counts.get(&id).map_or(&[][..], Vec::as_slice);
-    Ok(Reply::ok(&fund_summary(id, &fund.currency, balances, counts)?))
+    Ok(Reply::ok(&fund_summary(&fund, balances, counts)?))
 }
 
 /// Grants by status, from the tallies: of one fund, or of every fund and
@@ -243,9 +247,12 @@ pub(crate) fn counts_by<S: Copy + 'static>(
 }
 
 /// A fund's summary from its balances and its grant counts by status.
-pub(crate) fn fund_summary(id: Uuid, currency: &str, b: Balances, counts: &[(String, i64)]) -> ApiResult<FundSummary> {
+pub(crate) fn fund_summary(fund: &fund::Model, b: Balances, counts: &[(String, i64)]) -> ApiResult<FundSummary> {
+    let currency = fund.currency.as_str();
     Ok(FundSummary {
-        fund_id: id,
+        fund_id: fund.id,
+        code: fund.code.clone(),
+        name: fund.name.clone(),
         contributed: stored(b.contributed, currency)?,
         committed: stored(b.committed, currency)?,
         disbursed: stored(b.disbursed, currency)?,

@@ -7,6 +7,7 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::{IfMatch, Input, Path, Query};
 use super::pagination::{Page, PageRequest, contains_pattern};
 use super::reply::{Reply, Versioned};
+use super::status;
 use crate::app::access::{self, Lock};
 use crate::app::projects::{self, Participant, Project, distinct};
 use crate::domain::Date;
@@ -18,7 +19,8 @@ use axum::extract::State;
 use sea_orm::sea_query::{Expr, ExprTrait, Query as SqlQuery};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -122,9 +124,19 @@ pub struct ListProjects {
     institution_id: Option<Uuid>,
     /// Matches the title in any language.
     q: Option<String>,
+    /// `health`: each project also carries its health today in its own zone,
+    /// judged as `/projects/{id}/status` judges it (one more query for the page).
+    include: Option<Include>,
     /// 1 to 200, default 50.
     limit: Option<u64>,
     cursor: Option<String>,
+}
+
+/// What a project list may carry besides the projects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Include {
+    Health,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -183,7 +195,19 @@ async fn list(
         .limit(page.fetch())
         .all(&state.db)
         .await?;
-    Ok(axum::Json(Page::from_rows(rows, page, |r| r.id, Project::from)))
+    let health = match q.include {
+        Some(Include::Health) => status::health_of(&state.db, state.clock.today(None), &rows).await?,
+        None => HashMap::new(),
+    };
+    Ok(axum::Json(Page::from_rows(
+        rows,
+        page,
+        |r| r.id,
+        |r| Project {
+            health: health.get(&r.id).copied(),
+            ..Project::from(r)
+        },
+    )))
 }
 
 #[utoipa::path(post, path = "/projects", tag = "projects", request_body = NewProject,

@@ -1,84 +1,40 @@
 //! `/projects/{id}/status`: how a project stands, in one answer a partner
-//! on a slow link can read at a glance. A fixed handful of queries, whatever
-//! the number of milestones or grants.
+//! on a slow link can read at a glance. After authentication, one
+//! statement, whatever the number of milestones or grants: the project, its
+//! milestones and its funding per currency come back as the rows of one
+//! `UNION ALL`, so the answer costs two database round trips in all.
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::extract::{Path, Query};
 use super::ledger::stored;
+use super::milestones::open_statuses;
 use super::reply::{Reply, Versioned};
-use crate::app::access::{self, Lock};
+use crate::app::access;
+use crate::app::clock::Today;
 use crate::domain::Date;
+use crate::domain::health::{Health, MilestoneCounts};
 use crate::domain::money::Money;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 use crate::domain::{Code, ShortText};
-use crate::entities::{grant, milestone};
+use crate::entities::{grant, milestone, project};
 use crate::store::sum_minor;
 use axum::extract::State;
 use chrono::NaiveDate;
-use rust_decimal::{Decimal, RoundingStrategy};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, Query as Sql, SelectStatement, UnionType};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, QueryTrait,
+};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use strum::VariantArray;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-/// A milestone overdue by more than this makes a project `delayed`, not just `at_risk`.
-pub const DELAYED_AFTER_DAYS: i64 = 30;
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(project_status))
-}
-
-/// `completed` and `cancelled` follow the project; otherwise `delayed` (a
-/// milestone missed, or overdue by more than 30 days), `at_risk` (a
-/// milestone overdue) or `on_track`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    Completed,
-    Cancelled,
-    Delayed,
-    AtRisk,
-    OnTrack,
-}
-
-/// The one rule for a project's health.
-pub fn health(status: ProjectStatus, missed: u64, overdue: u64, oldest_overdue_days: Option<i64>) -> Health {
-    match status {
-        ProjectStatus::Completed => Health::Completed,
-        ProjectStatus::Cancelled => Health::Cancelled,
-        _ if missed > 0 || oldest_overdue_days.is_some_and(|d| d > DELAYED_AFTER_DAYS) => Health::Delayed,
-        _ if overdue > 0 => Health::AtRisk,
-        _ => Health::OnTrack,
-    }
-}
-
-/// `achieved ÷ non-cancelled` with two places, half up; `"0.00"` with none.
-pub fn progress(achieved: u64, total: u64, cancelled: u64) -> String {
-    let counted = total.saturating_sub(cancelled);
-    if counted == 0 {
-        return "0.00".into();
-    }
-    let ratio = Decimal::from(achieved) / Decimal::from(counted);
-    format!(
-        "{:.2}",
-        ratio.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
-    )
-}
-
-#[derive(Serialize, ToSchema, Default)]
-pub struct MilestoneCounts {
-    pub total: u64,
-    pub planned: u64,
-    pub in_progress: u64,
-    pub achieved: u64,
-    pub missed: u64,
-    pub cancelled: u64,
-    /// Open and due before `as_of`.
-    pub overdue: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -143,6 +99,105 @@ pub(crate) fn awarded_statuses() -> Vec<GrantStatus> {
         .collect()
 }
 
+/// One row of the status statement: a project (`p`), a milestone (`m`) or
+/// the funding in one currency (`f`); the columns a kind has no use for are null.
+#[derive(FromQueryResult)]
+struct Row {
+    kind: String,
+    id: Option<Uuid>,
+    /// The project's code, or the funding's currency.
+    name: Option<String>,
+    title: Option<serde_json::Value>,
+    status: Option<String>,
+    time_zone: Option<String>,
+    due_on: Option<NaiveDate>,
+    awarded: Option<i64>,
+    disbursed: Option<i64>,
+}
+
+/// A typed null, so that PostgreSQL can match the columns of the union's parts.
+fn null(sql_type: &'static str) -> Expr {
+    Expr::cust(match sql_type {
+        "UUID" => "CAST(NULL AS UUID)",
+        "TEXT" => "CAST(NULL AS TEXT)",
+        "JSON" => "CAST(NULL AS JSON)",
+        "DATE" => "CAST(NULL AS DATE)",
+        _ => "CAST(NULL AS BIGINT)",
+    })
+}
+
+/// The project as the caller may see it, its milestones and its awarded
+/// funding per currency, as one statement.
+fn statement(caller: &Caller, id: Uuid) -> SelectStatement {
+    let as_columns = [
+        "kind",
+        "id",
+        "name",
+        "title",
+        "status",
+        "time_zone",
+        "due_on",
+        "awarded",
+        "disbursed",
+    ];
+    let columns = |mut s: SelectStatement, exprs: [Expr; 9]| {
+        for (e, alias) in exprs.into_iter().zip(as_columns) {
+            s.expr_as(e, alias);
+        }
+        s
+    };
+    let select = |exprs| columns(Sql::select(), exprs);
+    let visible = access::visible_projects(project::Entity::find_by_id(id), caller, project::Column::Id);
+    let mut project = columns(
+        visible.select_only().into_query(),
+        [
+            Expr::cust("'p'"),
+            Expr::col(project::Column::Id),
+            Expr::col(project::Column::Code),
+            Expr::col(project::Column::Title),
+            Expr::col(project::Column::Status),
+            Expr::col(project::Column::TimeZone),
+            null("DATE"),
+            null("BIGINT"),
+            null("BIGINT"),
+        ],
+    );
+    let milestones = select([
+        Expr::cust("'m'"),
+        Expr::col(milestone::Column::Id),
+        null("TEXT"),
+        Expr::col(milestone::Column::Title),
+        Expr::col(milestone::Column::Status),
+        null("TEXT"),
+        Expr::col(milestone::Column::DueOn),
+        null("BIGINT"),
+        null("BIGINT"),
+    ])
+    .from(milestone::Entity)
+    .and_where(milestone::Column::ProjectId.eq(id))
+    .to_owned();
+    let funding = select([
+        Expr::cust("'f'"),
+        null("UUID"),
+        Expr::col(grant::Column::Currency),
+        null("JSON"),
+        null("TEXT"),
+        null("TEXT"),
+        null("DATE"),
+        sum_minor(grant::Column::AmountMinor),
+        sum_minor(grant::Column::DisbursedMinor),
+    ])
+    .from(grant::Entity)
+    .and_where(grant::Column::ProjectId.eq(id))
+    .and_where(grant::Column::Status.is_in(awarded_statuses()))
+    .group_by_col(grant::Column::Currency)
+    .to_owned();
+    project
+        .union(UnionType::All, milestones)
+        .union(UnionType::All, funding)
+        .to_owned()
+}
+
 #[utoipa::path(get, path = "/projects/{id}/status", tag = "projects", params(("id" = Uuid, Path), AsOf),
     responses((status = 200, description = "Health, milestones, progress and funding of the project", body = ProjectStatusView)))]
 async fn project_status(
@@ -151,105 +206,117 @@ async fn project_status(
     Path(id): Path<Uuid>,
     Query(q): Query<AsOf>,
 ) -> ApiResult<Reply> {
-    let project = access::project(&state.db, &caller, id, Lock::No).await?;
+    let db = &state.db;
+    let rows = Row::find_by_statement(db.get_database_backend().build(&statement(&caller, id)))
+        .all(db)
+        .await?;
+    // Milestones and funding come back whether or not the caller may see
+    // the project; without its row, they are dropped unread.
+    let Some(project) = rows.iter().find(|r| r.kind == "p") else {
+        return Err(ApiError::NotFound);
+    };
+    let zone = project.time_zone.clone().unwrap_or_default();
     // Without `as_of`, today in the project's own zone.
-    let as_of = state.clock.today(q.as_of.map(Date::naive)).in_zone(&project.time_zone);
-    let status = project.status;
+    let as_of = state.clock.today(q.as_of.map(Date::naive)).in_zone(&zone);
+    let status: ProjectStatus = parsed(project.status.as_deref())?;
 
-    // A project has a handful of milestones: one query loads them and the
-    // counts, overdue and next milestone follow in one pass.
-    let milestones = milestone::Entity::find()
-        .filter(milestone::Column::ProjectId.eq(id))
-        .all(&state.db)
-        .await?;
-    let funding: Vec<(String, i64, i64)> = grant::Entity::find()
-        .select_only()
-        .column(grant::Column::Currency)
-        .column_as(sum_minor(grant::Column::AmountMinor), "awarded")
-        .column_as(sum_minor(grant::Column::DisbursedMinor), "disbursed")
-        .filter(grant::Column::ProjectId.eq(id))
-        .filter(grant::Column::Status.is_in(awarded_statuses()))
-        .group_by(grant::Column::Currency)
-        .order_by_asc(grant::Column::Currency)
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-
-    let mut counts = MilestoneCounts::default();
-    let mut oldest_due: Option<NaiveDate> = None;
-    let mut next: Option<&milestone::Model> = None;
-    for m in &milestones {
-        let state = m.status;
-        counts.total += 1;
-        *match state {
-            MilestoneStatus::Planned => &mut counts.planned,
-            MilestoneStatus::InProgress => &mut counts.in_progress,
-            MilestoneStatus::Achieved => &mut counts.achieved,
-            MilestoneStatus::Missed => &mut counts.missed,
-            MilestoneStatus::Cancelled => &mut counts.cancelled,
-        } += 1;
-        if state.is_overdue(m.due_on, as_of) {
-            counts.overdue += 1;
-            oldest_due = Some(oldest_due.map_or(m.due_on, |d| Ord::min(d, m.due_on)));
-        }
-        if state.is_open() && next.is_none_or(|n| (m.due_on, m.id) < (n.due_on, n.id)) {
-            next = Some(m);
+    let mut counts = MilestoneCounts::new(as_of);
+    let mut next: Option<NextMilestone> = None;
+    let mut funding = Vec::new();
+    for r in &rows {
+        match r.kind.as_str() {
+            "m" => {
+                let (Some(id), Some(due_on)) = (r.id, r.due_on) else {
+                    continue;
+                };
+                let ms: MilestoneStatus = parsed(r.status.as_deref())?;
+                counts.add(ms, due_on);
+                if ms.is_open() && next.as_ref().is_none_or(|n| (due_on, id) < (n.due_on, n.id)) {
+                    next = Some(NextMilestone {
+                        id,
+                        title: r.title.clone().unwrap_or_default(),
+                        due_on,
+                        status: ms,
+                        overdue: due_on < as_of,
+                    });
+                }
+            }
+            "f" => {
+                let currency = r.name.as_deref().unwrap_or_default();
+                funding.push((currency, r.awarded.unwrap_or(0), r.disbursed.unwrap_or(0)));
+            }
+            _ => {}
         }
     }
-    let oldest_days = oldest_due.map(|d| (as_of - d).num_days());
+    funding.sort_unstable();
     let view = ProjectStatusView {
-        project_id: project.id,
-        code: project.code,
-        title: project.title,
-        status: project.status,
-        health: health(status, counts.missed, counts.overdue, oldest_days),
-        progress: progress(counts.achieved, counts.total, counts.cancelled),
+        project_id: id,
+        code: project.name.clone().unwrap_or_default(),
+        title: project.title.clone().unwrap_or_default(),
+        status,
+        health: counts.health(status),
+        progress: counts.progress(),
         milestones: counts,
-        next_milestone: next.map(|m| NextMilestone {
-            overdue: m.due_on < as_of,
-            id: m.id,
-            title: m.title.clone(),
-            due_on: m.due_on,
-            status: m.status,
-        }),
+        next_milestone: next,
         funding: funding
             .into_iter()
             .map(|(currency, awarded, disbursed)| {
                 Ok(Funding {
-                    awarded: stored(awarded, &currency)?,
-                    disbursed: stored(disbursed, &currency)?,
-                    remaining: stored(awarded - disbursed, &currency)?,
+                    awarded: stored(awarded, currency)?,
+                    disbursed: stored(disbursed, currency)?,
+                    remaining: stored(awarded - disbursed, currency)?,
                 })
             })
             .collect::<ApiResult<_>>()?,
         as_of,
-        time_zone: project.time_zone.clone(),
+        time_zone: zone,
     };
     Ok(Reply::ok(&view))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn progress_rounds_half_up_to_two_places() {
-        assert_eq!(progress(0, 0, 0), "0.00");
-        assert_eq!(progress(1, 2, 0), "0.50");
-        assert_eq!(progress(2, 3, 0), "0.67");
-        assert_eq!(progress(1, 3, 0), "0.33");
-        assert_eq!(progress(1, 4, 2), "0.50");
-        assert_eq!(progress(0, 2, 2), "0.00");
+/// Each project's health today in its own zone, as its status page judges
+/// it, in one query for a page of projects: it reads only the milestones
+/// that can make a project unhealthy (missed, or open and due before the
+/// latest date any zone is at), which the health rule says is enough.
+pub(crate) async fn health_of(
+    db: &impl ConnectionTrait,
+    today: Today,
+    projects: &[project::Model],
+) -> ApiResult<HashMap<Uuid, Health>> {
+    use milestone::Column as C;
+    let (_, last) = today.span();
+    let rows: Vec<(Uuid, MilestoneStatus, NaiveDate)> = milestone::Entity::find()
+        .select_only()
+        .columns([C::ProjectId, C::Status, C::DueOn])
+        .filter(C::ProjectId.is_in(projects.iter().map(|p| p.id)))
+        .filter(
+            Condition::any().add(C::Status.eq(MilestoneStatus::Missed)).add(
+                Condition::all()
+                    .add(C::Status.is_in(open_statuses()))
+                    .add(C::DueOn.lt(last)),
+            ),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut counts: HashMap<Uuid, MilestoneCounts> = projects
+        .iter()
+        .map(|p| (p.id, MilestoneCounts::new(today.in_zone(&p.time_zone))))
+        .collect();
+    for (project_id, status, due_on) in rows {
+        if let Some(c) = counts.get_mut(&project_id) {
+            c.add(status, due_on);
+        }
     }
+    Ok(projects
+        .iter()
+        .filter_map(|p| Some((p.id, counts.get(&p.id)?.health(p.status))))
+        .collect())
+}
 
-    #[test]
-    fn health_follows_the_worst_milestone() {
-        use ProjectStatus::*;
-        assert_eq!(health(Completed, 3, 3, Some(90)), Health::Completed);
-        assert_eq!(health(Cancelled, 0, 0, None), Health::Cancelled);
-        assert_eq!(health(Active, 1, 0, None), Health::Delayed);
-        assert_eq!(health(Active, 0, 1, Some(31)), Health::Delayed);
-        assert_eq!(health(Active, 0, 1, Some(30)), Health::AtRisk);
-        assert_eq!(health(Planned, 0, 0, None), Health::OnTrack);
-    }
+/// A stored status, which the database only ever holds valid.
+fn parsed<T: std::str::FromStr>(stored: Option<&str>) -> ApiResult<T> {
+    stored
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| ApiError::Internal(format!("a stored status that is not one: {stored:?}")))
 }

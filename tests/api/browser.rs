@@ -441,12 +441,34 @@ async fn dashboard(c: &Client, base: &str, viewer: &str) {
             .contains("did not accept")
     );
     css(c, "#token").await.send_keys(viewer).await.expect("type the token");
+    // Count what the first view asks of the API from here (the refused token asked too).
+    c.execute("performance.clearResourceTimings()", vec![])
+        .await
+        .expect("script");
     css(c, "#login button[type=submit]")
         .await
         .click()
         .await
         .expect("submit");
     ready(c, "dashboard").await;
+    let asked = c
+        .execute(
+            "return performance.getEntriesByType('resource')\
+               .map((e) => new URL(e.name)).filter((u) => u.pathname.startsWith('/api/'))\
+               .map((u) => u.pathname + u.search).sort()",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        asked,
+        json!([
+            "/api/v1/dashboard",
+            "/api/v1/milestones?overdue=true&limit=20",
+            "/api/v1/projects?include=health&limit=20",
+        ]),
+        "the dashboard's first view in at most 3 API requests (SPEC §12)"
+    );
     let stored = c
         .execute("return sessionStorage.getItem('climate-tracker.token')", vec![])
         .await
@@ -472,6 +494,16 @@ async fn dashboard(c: &Client, base: &str, viewer: &str) {
         );
     }
     assert_eq!(fund["available"]["amount"], "4600000.00", "the demo's books");
+    let heading = css(c, &format!("[data-fund-id='{fund_id}'] h3")).await;
+    assert_eq!(
+        heading.text().await.expect("text"),
+        format!(
+            "{} {}",
+            fund["name"]["en"].as_str().unwrap_or(""),
+            fund["code"].as_str().unwrap_or("")
+        ),
+        "the fund by its name and code"
+    );
 
     // Charts were drawn: bars with a width, from the breakdowns.
     for panel in ["#pipeline", "#by-country", "#by-alliance"] {
@@ -495,17 +527,11 @@ async fn dashboard(c: &Client, base: &str, viewer: &str) {
         assert!(chart.contains(&shown), "{shown} in {chart}");
     }
 
-    // Projects, each with its health from /projects/{id}/status.
+    // Projects, each with its health as /projects/{id}/status judges it.
     let projects = api(base, viewer, "/projects?limit=20").await;
     let items = projects["items"].as_array().expect("projects");
     assert_eq!(all(c, "#projects li[data-project-id]").await.len(), items.len());
-    until(
-        c,
-        "every project's health",
-        "return document.querySelectorAll('#projects [data-health]').length > 0 && \
-         document.querySelectorAll('#projects [data-health=pending]').length === 0",
-    )
-    .await;
+    assert_eq!(all(c, "#projects [data-health]").await.len(), items.len());
     for p in items {
         let id = p["id"].as_str().expect("id");
         let status = api(base, viewer, &format!("/projects/{id}/status")).await;

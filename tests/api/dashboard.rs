@@ -297,3 +297,107 @@ async fn partners_see_their_project_status_but_not_dashboards() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_dashboard_view_is_the_summary_and_both_breakdowns_in_one_answer() {
+    each_backend(|app| async move {
+        let d = dataset(&app).await;
+        let alliance = app
+            .post(
+                "/api/v1/alliances",
+                json!({"code": "gdca", "name": {"en": "Green Alliance", "zh": "绿色发展合作联盟"},
+                "founded_on": "2024-10-28", "focus_areas": []}),
+            )
+            .await
+            .id();
+        let mut body = crate::common::project_body("allied", &["FJ"]);
+        body["alliance_id"] = json!(alliance);
+        assert_eq!(app.post("/api/v1/projects", body).await.status, StatusCode::CREATED);
+
+        let view = app.get("/api/v1/dashboard?as_of=2025-02-15").await;
+        assert_eq!(view.status, StatusCode::OK, "{}", view.body);
+        let summary = app.get("/api/v1/dashboard/summary?as_of=2025-02-15").await;
+        let by_country = app.get("/api/v1/dashboard/breakdown?by=country").await;
+        let by_alliance = app.get("/api/v1/dashboard/breakdown?by=alliance").await;
+        assert_eq!(
+            view.body,
+            json!({"summary": summary.body, "by_country": by_country.body, "by_alliance": by_alliance.body})
+        );
+        // What the page used to ask /funds and /alliances for comes with the figures.
+        let fund = &summary.body["funds"][0];
+        assert_eq!(fund["fund_id"], d.fund.as_str());
+        assert_eq!(
+            (&fund["code"], &fund["name"]),
+            (&json!("dash-fund"), &json!({"en": "Fund"}))
+        );
+        let rows = by_alliance.body["rows"].as_array().unwrap();
+        let allied = rows.iter().find(|r| r["key"] == alliance.as_str()).unwrap();
+        assert_eq!(allied["label"], "Green Alliance");
+        assert_eq!(
+            allied["name"],
+            json!({"en": "Green Alliance", "zh": "绿色发展合作联盟"})
+        );
+        let none = rows.iter().find(|r| r["key"].is_null()).unwrap();
+        assert!(none.get("name").is_none(), "{none}");
+        let fiji = by_country.body["rows"].as_array().unwrap();
+        assert!(
+            fiji.iter().all(|r| r.get("name").is_none()),
+            "countries are labelled by code"
+        );
+
+        let partner = crate::common::make_token(&app.db, "p", Role::Partner, Some(d.uni.parse().unwrap()))
+            .await
+            .secret;
+        assert_eq!(
+            app.get_as(&partner, "/api/v1/dashboard").await.status,
+            StatusCode::FORBIDDEN
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_project_list_carries_each_projects_health_as_its_status_judges_it() {
+    each_backend(|mut app| async move {
+        let d = dataset(&app).await;
+        let cancelled = app.project("stopped", &["WS"]).await;
+        app.post(
+            &format!("/api/v1/projects/{cancelled}/transitions"),
+            json!({"to": "cancelled"}),
+        )
+        .await;
+        // Tonga's open milestone is due on March 1st: at noon UTC that day it
+        // is already the 2nd in Tonga (UTC+13), so it is overdue there.
+        for (at, tonga) in [
+            ("2025-02-20T12:00:00Z", "on_track"),
+            ("2025-03-01T12:00:00Z", "at_risk"),
+            ("2025-04-15T12:00:00Z", "delayed"),
+        ] {
+            app = app.at(at.parse().unwrap());
+            let list = app.get("/api/v1/projects?include=health&limit=50").await;
+            assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+            let items = list.body["items"].as_array().unwrap();
+            assert_eq!(items.len(), 3);
+            for p in items {
+                let id = p["id"].as_str().unwrap();
+                let status = app.get(&format!("/api/v1/projects/{id}/status")).await;
+                assert_eq!(p["health"], status.body["health"], "{at}: {}", p["code"]);
+            }
+            let health = |id: &str| items.iter().find(|p| p["id"] == id).unwrap()["health"].clone();
+            assert_eq!(health(&d.tonga), tonga, "{at}");
+            assert_eq!(health(&d.kiribati), "on_track", "{at}");
+            assert_eq!(health(&cancelled), "cancelled", "{at}");
+        }
+
+        let plain = app.get("/api/v1/projects?limit=50").await;
+        assert!(plain.body["items"][0].get("health").is_none(), "only when asked");
+        let wrong = app.get("/api/v1/projects?include=everything").await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.body);
+        let mine = crate::common::make_token(&app.db, "p", Role::Partner, Some(d.uni.parse().unwrap()))
+            .await
+            .secret;
+        let own = app.get_as(&mine, "/api/v1/projects?include=health").await;
+        assert_eq!(own.body["items"].as_array().unwrap().len(), 2, "the partner's own two");
+    })
+    .await;
+}
