@@ -155,7 +155,7 @@ def api(path, token=ADMIN, method="GET", body=None, headers=None, timeout=30):
         data = json.dumps(body).encode()
         req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, data, timeout=timeout) as r:
-        return r.status, dict(r.headers), json.loads(r.read() or b"null")
+        return r.status, r.headers, json.loads(r.read() or b"null")
 
 
 def start_service(workdir):
@@ -252,6 +252,9 @@ const started = performance.now();
       transfer_bytes: entries.reduce((n, e) => n + (e.transferSize || 0), 0),
       api_requests: performance.getEntriesByType('resource').filter((e) => new URL(e.name).pathname.startsWith('/api/')).length,
       requests: entries.length,
+      timeline: entries.map((e) => [new URL(e.name).pathname + new URL(e.name).search, Math.round(e.startTime),
+        Math.round(e.connectEnd - e.connectStart), Math.round(e.requestStart), Math.round(e.responseStart),
+        Math.round(e.responseEnd), e.transferSize]),
     });
   } else if (performance.now() - started > %d) {
     done({error: 'no ready:' + view + ' mark; body.dataset.ready=' + document.body.dataset.ready});
@@ -327,7 +330,7 @@ def lost_answer(link):
     through, gives up after a timeout, restores the link and retries with the
     same Idempotency-Key: the institution must exist exactly once."""
     code = f"slowlink-{uuid.uuid4().hex[:8]}"
-    body = {"code": code, "name": {"en": "Slow link test college"}, "kind": "vocational_college", "country": "KI"}
+    body = {"code": code, "name": {"en": f"College {code}"}, "kind": "vocational_college", "country": "KI"}
     key = str(uuid.uuid4())
     payload = json.dumps(body).encode()
     request = (
@@ -336,11 +339,11 @@ def lost_answer(link):
         f"Idempotency-Key: {key}\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
     ).encode() + payload
     first = socket.create_connection((SERVER_IP, PORT), timeout=30)
-    first.sendall(request)
-    # The request needs at most a few seconds to cross the uplink; then the link goes down.
-    time.sleep(3 * ONE_WAY_S + len(request) * 8 / UP_BPS + 1.0)
+    # The connection is open; the link towards the client goes down as the
+    # request leaves, so the service gets it (and answers) but the answer is lost.
     link.down.cut = True
-    first.settimeout(5)
+    first.sendall(request)
+    first.settimeout(3 * (2 * ONE_WAY_S) + len(request) * 8 / UP_BPS + 2)
     try:
         answered = first.recv(65536)
     except socket.timeout:
@@ -367,6 +370,7 @@ def lost_answer(link):
         "retry_seconds": retry_s,
         "attempts": attempts,
         "institutions_with_code": sum(1 for i in found["items"] if i["code"] == code),
+        "first_answer": answered[:200].decode(errors="replace"),
         "created_id": created["id"],
     }
 
@@ -401,7 +405,9 @@ def write(figures, cut, lost_packets):
         "the token typed into the sign-in form as soon as it shows. Warm: the same tab reloaded (the token "
         "kept in sessionStorage; hashed assets from the cache without a request, the page revalidated "
         "with its ETag). Link KB: IP bytes the emulator carried towards the browser (headers, "
-        "retransmissions and TCP acknowledgements included); browser KB: the page's own `transferSize` sum.",
+        "retransmissions and TCP acknowledgements included); browser KB: the page's own `transferSize` sum. "
+        "The stderr of the run has each run's resource timeline; a slow run is one where a lost packet "
+        "waited for TCP's retransmission timeout (1 s or more at this RTT).",
         "",
         "| view | median s | range s | link KB down | browser KB | API requests | target |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -411,7 +417,7 @@ def write(figures, cut, lost_packets):
         row("partner's project status, warm", figures["status_warm"], "< 2 s"),
         "",
         f"A POST whose answer is lost: `POST /institutions` with an Idempotency-Key; once the request "
-        f"was through, the link towards the client went down and the client gave up after 5 s "
+        f"left, the link towards the client went down, and the client gave up waiting "
         f"(answer lost: {cut['first_answer_lost']}). Retried with the same key after the link came back: "
         f"{cut['retry_status']} with `Idempotent-Replayed: {str(cut['replayed']).lower()}` in "
         f"{cut['retry_seconds']:.2f} s ({cut['attempts']} attempt(s)); institutions with that code "
