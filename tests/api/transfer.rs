@@ -117,7 +117,11 @@ async fn every_kind_of_text_is_compressed_br_first_then_gzip_and_decodes_to_the_
                     "{path} with {accept}"
                 );
                 assert!(bytes.len() < plain.len(), "{path}: {} !< {}", bytes.len(), plain.len());
-                assert_eq!(decode(Some(expected), &bytes), plain, "{path} with {accept}");
+                assert_eq!(
+                    undated(&decode(Some(expected), &bytes)),
+                    undated(&plain),
+                    "{path} with {accept}"
+                );
                 assert!(
                     header(&headers, "vary").is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding")),
                     "{path}: Vary"
@@ -267,4 +271,11 @@ async fn the_page_names_its_assets_by_content_and_they_are_kept_for_a_year() {
             .collect();
         assert_eq!(digest, hash, "{stem}.{ext}");
     }
+}
+
+/// The bytes without the IATI file's `generated-datetime`, which moves on
+/// when two fetches straddle a second.
+fn undated(bytes: &[u8]) -> Vec<u8> {
+    let stamp = regex::bytes::Regex::new(r#"generated-datetime="[^"]*""#).expect("pattern");
+    stamp.replace_all(bytes, &b"generated-datetime=\"\""[..]).into_owned()
 }
