@@ -434,9 +434,10 @@ def write(figures, cut, lost_packets):
         end = text.find("\n## ", start + 1)
         text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
     else:
-        marker = "<!-- notes: kept by bench.py -->"
+        # Below bench.py's marker, which `make bench` keeps when it rewrites the top.
+        marker = "<!-- notes: kept by bench.py -->\n"
         at = text.find(marker)
-        text = text[:at] + section + "\n" + text[at:] if at >= 0 else text + "\n" + section
+        text = text[: at + len(marker)] + "\n" + section + text[at + len(marker):] if at >= 0 else text + "\n" + section
     open(path, "w").write(text)
     print(section)
 
