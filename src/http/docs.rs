@@ -23,7 +23,7 @@ use utoipa_swagger_ui::SwaggerUi;
     ),
     servers((url = "/", description = "This service")),
     modifiers(&BearerAuth),
-    components(schemas(Problem, super::dashboard::By)),
+    components(schemas(Problem, super::dashboard::By, super::projects::Include)),
     tags(
         (name = "institutions", description = "Partner institutions"),
         (name = "alliances", description = "Alliances and their members"),
