@@ -442,12 +442,11 @@
         el.replaceChildren(h('p', { class: 'empty' }, t('empty')));
         return;
       }
-      const labels = labelOf();
       const charts = currencies.map((currency) => {
         const rows = data.rows
           .map((r) => {
             const m = r.disbursed.find((d) => d.currency === currency) || { amount: '0', currency };
-            return { label: labels(r), text: money(m), value: magnitude(m) };
+            return { label: labelOf(r), text: money(m), value: magnitude(m) };
           })
           .sort((a, b) => b.value - a.value);
         return [h('p', { class: 'currency' }, currency), barChart(rows, t(id === 'by-country' ? 'by_country' : 'by_alliance'))];
@@ -463,7 +462,7 @@
     } catch (_) {
       names = null;
     }
-    return () => (row) => {
+    return (row) => {
       if (lang === 'en' || !names || !row.key) return row.label;
       try {
         return names.of(row.key) || row.label;
@@ -474,8 +473,8 @@
   }
 
   /** The breakdown carries each alliance's name in every language it has. */
-  function allianceLabels() {
-    return () => (row) => (row.key === null ? t('no_alliance') : local(row.name) || row.label);
+  function allianceLabel(row) {
+    return row.key === null ? t('no_alliance') : local(row.name) || row.label;
   }
 
   // Project pages loaded so far (cursors), so a re-render shows the same rows.
@@ -580,7 +579,7 @@
     await Promise.all([
       overviewAndFunds(view),
       breakdown('by-country', (v) => v.by_country, countryLabels()),
-      breakdown('by-alliance', (v) => v.by_alliance, allianceLabels()),
+      breakdown('by-alliance', (v) => v.by_alliance, allianceLabel),
       projects(),
       overdue(),
     ]);

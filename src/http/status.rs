@@ -22,7 +22,7 @@ use crate::entities::{grant, milestone, project};
 use crate::store::sum_minor;
 use axum::extract::State;
 use chrono::NaiveDate;
-use sea_orm::sea_query::{Expr, Query as Sql, SelectStatement, UnionType};
+use sea_orm::sea_query::{Expr, ExprTrait, Query as Sql, SelectStatement, UnionType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, QueryTrait,
 };
@@ -117,13 +117,7 @@ struct Row {
 
 /// A typed null, so that PostgreSQL can match the columns of the union's parts.
 fn null(sql_type: &'static str) -> Expr {
-    Expr::cust(match sql_type {
-        "UUID" => "CAST(NULL AS UUID)",
-        "TEXT" => "CAST(NULL AS TEXT)",
-        "JSON" => "CAST(NULL AS JSON)",
-        "DATE" => "CAST(NULL AS DATE)",
-        _ => "CAST(NULL AS BIGINT)",
-    })
+    Expr::cust("NULL").cast_as(sql_type)
 }
 
 /// The project as the caller may see it, its milestones and its awarded
