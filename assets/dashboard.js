@@ -31,6 +31,15 @@
       pipeline: 'Grant pipeline',
       by_country: 'Disbursed by country',
       by_alliance: 'Disbursed by alliance',
+      indicators: 'Results: standard indicators',
+      indicator: 'Indicator',
+      baseline: 'Baseline',
+      target: 'Target',
+      actual: 'Actual',
+      reporting_projects: 'Projects',
+      results: 'Results',
+      indicators_reported: 'indicators with an approved figure',
+      updates_waiting: 'updates waiting for review',
       projects: 'Projects',
       overdue: 'Overdue milestones',
       milestones: 'Milestones',
@@ -107,6 +116,15 @@
       pipeline: '资助项目进度',
       by_country: '按国家的拨付',
       by_alliance: '按联盟的拨付',
+      indicators: '成果：标准指标',
+      indicator: '指标',
+      baseline: '基线',
+      target: '目标',
+      actual: '实际',
+      reporting_projects: '项目数',
+      results: '成果',
+      indicators_reported: '个指标已有批准的数值',
+      updates_waiting: '条更新待审核',
       projects: '项目',
       overdue: '逾期里程碑',
       milestones: '里程碑',
@@ -410,6 +428,34 @@
     ]);
   }
 
+  /** The fund's standard indicators: exact decimal strings shown as they come, never as numbers. */
+  function indicatorsPanel(view) {
+    return panel('indicators', async (el) => {
+      const rows = (await view).indicators.filter((i) => i.indicators > 0);
+      if (rows.length === 0) {
+        el.replaceChildren(h('p', { class: 'empty' }, t('empty')));
+        return;
+      }
+      const figure = (v, unit) => (v == null ? '–' : groupDigits(v) + (unit ? ' ' + unit : ''));
+      const unitOf = (i) => (i.measure === 'percentage' ? '%' : i.unit);
+      const head = ['indicator', 'baseline', 'target', 'actual', 'reporting_projects'].map((k) =>
+        h('th', { scope: 'col' }, t(k)),
+      );
+      const body = rows.map((i) =>
+        h(
+          'tr',
+          { 'data-indicator': i.code },
+          h('th', { scope: 'row' }, local(i.title) || i.code),
+          h('td', { 'data-field': 'baseline' }, figure(i.baseline, unitOf(i))),
+          h('td', { 'data-field': 'target' }, figure(i.target, unitOf(i))),
+          h('td', { 'data-field': 'actual', 'data-value': i.actual == null ? '' : i.actual }, figure(i.actual, unitOf(i))),
+          h('td', {}, String(i.projects)),
+        ),
+      );
+      el.replaceChildren(h('table', { class: 'figures-table' }, h('thead', {}, h('tr', {}, ...head)), h('tbody', {}, ...body)));
+    });
+  }
+
   function fundCard(summary) {
     // The bar below splits what came in; its parts carry a swatch, the whole does not.
     const swatch = (key) => (key === 'contributed' ? null : h('span', { class: 'swatch sw-' + key }));
@@ -580,6 +626,7 @@
       overviewAndFunds(view),
       breakdown('by-country', (v) => v.by_country, countryLabels()),
       breakdown('by-alliance', (v) => v.by_alliance, allianceLabel),
+      indicatorsPanel(view),
       projects(),
       overdue(),
     ]);
@@ -619,6 +666,17 @@
                 .filter((k) => m[k] > 0)
                 .map((k) => m[k] + ' ' + t('milestone.' + k))
                 .join(' · ') || t('none'),
+            ),
+            item(
+              'results',
+              h(
+                'span',
+                { 'data-field': 'indicators' },
+                st.indicators.with_actual + ' / ' + st.indicators.total + ' ' + t('indicators_reported') +
+                  (st.indicators.submitted_updates > 0
+                    ? ' · ' + st.indicators.submitted_updates + ' ' + t('updates_waiting')
+                    : ''),
+              ),
             ),
           ),
           ...st.funding.map((f) =>

@@ -31,6 +31,8 @@ RAW = "target/release/bench_raw"
 ADMIN = "bench-admin-secret"
 PORT, REF_PORT, RAW_PORT, HOOK_PORT = 18080, 18081, 18082, 18090
 CONNECTIONS = 64
+# Bumped when `seed synthetic` makes other data (2: results and indicators), so an old database is not reused.
+DATA = 2
 
 
 def sh(cmd, **kw):
@@ -187,9 +189,9 @@ def wrk(url, connections=CONNECTIONS, threads=2, duration=DURATION, script=None)
 def database(backend):
     if backend == "sqlite":
         os.makedirs("target/bench", exist_ok=True)
-        path = f"target/bench/synthetic-{SCALE}.db"
+        path = f"target/bench/synthetic-{SCALE}-v{DATA}.db"
         return f"sqlite://{path}?mode=rwc", os.path.exists(path)
-    name = f"ct_bench_{SCALE}"
+    name = f"ct_bench_{SCALE}_v{DATA}"
     admin_db = PG.rsplit("/", 1)[0]
     exists = sh(["psql", PG, "-Atc", f"select 1 from pg_database where datname='{name}'"]).stdout.strip() == "1"
     if not exists:
@@ -244,6 +246,11 @@ def bench_backend(backend):
             cursor = api(q)["next_cursor"]
             walked += step
 
+        # A standard indicator many projects report on, and one project's first indicator.
+        ghg = next(i for i in api("/api/v1/standard-indicators?limit=200")["items"] if i["code"] == "ghg-emissions-reduced")["id"]
+        result = api(f"/api/v1/projects/{project}/results")["items"][0]["id"]
+        indicator = api(f"/api/v1/results/{result}/indicators")["items"][0]["id"]
+
         rows = []
         ref_get = wrk(f"http://127.0.0.1:{REF_PORT}/projects/{project}")
         rows.append(("reference handler: primary-key SELECT, no auth", ref_get))
@@ -257,13 +264,19 @@ def bench_backend(backend):
             (f"GET /projects?limit=50 (page {page})", f"{base}/projects?limit=50&cursor={cursor}", None),
             ("GET /dashboard/summary", f"{base}/dashboard/summary", None),
             ("GET /dashboard/breakdown?by=country", f"{base}/dashboard/breakdown?by=country", None),
+            ("GET /standard-indicators/{id}/progress?year=2025", f"{base}/standard-indicators/{ghg}/progress?year=2025", None),
+            ("GET /projects/{id}/results", f"{base}/projects/{project}/results", None),
+            ("GET /indicators/{id}/periods", f"{base}/indicators/{indicator}/periods", None),
             ("POST /grants/{id}/disbursements", f"{base}/grants/{grant}/disbursements", "target/bench/disburse.lua"),
         ]
         for name, u, script in cases:
             rows.append((name, wrk(u, script=script)))
         single = {name: wrk(u, connections=1, threads=1, duration=max(3, DURATION // 2))
                   for name, u in [("GET /dashboard/summary", f"{base}/dashboard/summary"),
-                                  ("GET /dashboard/breakdown?by=country", f"{base}/dashboard/breakdown?by=country")]}
+                                  ("GET /dashboard/breakdown?by=country", f"{base}/dashboard/breakdown?by=country"),
+                                  ("GET /standard-indicators/{id}/progress?year=2025",
+                                   f"{base}/standard-indicators/{ghg}/progress?year=2025"),
+                                  ("GET /indicators/{id}/periods", f"{base}/indicators/{indicator}/periods")]}
         peak = rss_kib(server.pid, "VmHWM")
         summary = api(f"/api/v1/funds/{fund}/summary")
         hooks = bench_webhooks()
@@ -295,7 +308,8 @@ def report(results):
         "",
         f"- Machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}",
         f"- Data: `climate-tracker seed synthetic --scale {SCALE}` "
-        f"({SCALE}k institutions, {SCALE * 10}k projects, {SCALE * 50}k milestones, {SCALE * 20}k grants, ~{SCALE * 64}k disbursements)",
+        f"({SCALE}k institutions, {SCALE * 10}k projects, {SCALE * 50}k milestones, {SCALE * 20}k grants, ~{SCALE * 64}k disbursements; "
+        f"{SCALE * 10}k results, {SCALE * 20}k indicators, {SCALE * 40}k periods, {SCALE * 20}k indicator updates)",
         f"- Load: `wrk --latency -c{CONNECTIONS} -t2 -d{DURATION}s` per endpoint, authenticated as admin, release build; "
         "the two reference handlers (`bench_reference`: sea-orm, `bench_raw`: raw sqlx) run at the same time "
         "against the same database",

@@ -7,8 +7,9 @@ pub use demo::{Added as DemoAdded, DemoError, SAMPLE_PREFIX, demo};
 
 use crate::app::{self, Actor, AppError, UnitOfWork};
 use crate::domain::kinds::InstitutionKind;
+use crate::domain::results::Measure;
 use crate::domain::{Code, CountryCode, Currency, FocusArea, Line, LongText, ShortText};
-use crate::entities::{alliance, fund, institution};
+use crate::entities::{alliance, fund, institution, standard_indicator};
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::Deserialize;
@@ -25,6 +26,7 @@ struct Reference {
     institutions: Vec<RefInstitution>,
     alliances: Vec<RefAlliance>,
     funds: Vec<RefFund>,
+    standard_indicators: Vec<RefStandardIndicator>,
 }
 
 #[derive(Deserialize)]
@@ -56,19 +58,40 @@ struct RefFund {
     focus_areas: Vec<FocusArea>,
 }
 
-/// Loads the reference data when the database has no institution at all.
+#[derive(Deserialize)]
+struct RefStandardIndicator {
+    code: Code,
+    title: ShortText,
+    measure: Measure,
+    unit: Option<Line>,
+}
+
+/// Loads the reference data when the database has no institution at all,
+/// and the standard indicators when there are none (a database made
+/// before they existed gets them on its first start-up after the upgrade).
 pub async fn reference_if_empty(db: &DatabaseConnection) -> Result<usize, AppError> {
-    if institution::Entity::find().count(db).await? > 0 {
+    if institution::Entity::find().count(db).await? == 0 {
+        return reference(db).await;
+    }
+    standard_indicators_if_none(db).await
+}
+
+/// Adds the reference data's standard indicators when there are none.
+pub async fn standard_indicators_if_none(db: &DatabaseConnection) -> Result<usize, AppError> {
+    if standard_indicator::Entity::find().count(db).await? > 0 {
         return Ok(0);
     }
-    reference(db).await
+    let data = parse()?;
+    let mut uow = UnitOfWork::begin(db, Actor::system(ACTOR)).await?;
+    let added = standard_indicators(&mut uow, data.standard_indicators).await?;
+    uow.commit().await?;
+    Ok(added)
 }
 
 /// Adds whatever reference record is missing, through the use cases, as
 /// the system, in one unit of work; returns how many were added.
 pub async fn reference(db: &DatabaseConnection) -> Result<usize, AppError> {
-    let data: Reference =
-        serde_json::from_str(REFERENCE).map_err(|e| AppError::corrupt(format!("seed/reference.json: {e}")))?;
+    let data = parse()?;
     let mut uow = UnitOfWork::begin(db, Actor::system(ACTOR)).await?;
     let mut added = 0;
     let mut ids: BTreeMap<String, Uuid> = BTreeMap::new();
@@ -137,6 +160,32 @@ pub async fn reference(db: &DatabaseConnection) -> Result<usize, AppError> {
         app::funds::create(&mut uow, new).await?;
         added += 1;
     }
+    added += standard_indicators(&mut uow, data.standard_indicators).await?;
     uow.commit().await?;
+    Ok(added)
+}
+
+fn parse() -> Result<Reference, AppError> {
+    serde_json::from_str(REFERENCE).map_err(|e| AppError::corrupt(format!("seed/reference.json: {e}")))
+}
+
+/// Adds the standard indicators whose code is missing; returns how many.
+async fn standard_indicators(uow: &mut UnitOfWork, all: Vec<RefStandardIndicator>) -> Result<usize, AppError> {
+    let mut added = 0;
+    for s in all {
+        let code = standard_indicator::Column::Code.eq(s.code.as_str());
+        if standard_indicator::Entity::find().filter(code).count(uow.db()).await? > 0 {
+            continue;
+        }
+        let new = app::results::standard::New {
+            code: s.code,
+            title: s.title,
+            measure: s.measure,
+            unit: s.unit,
+            ascending: true,
+        };
+        app::results::standard::create(uow, new).await?;
+        added += 1;
+    }
     Ok(added)
 }

@@ -1,7 +1,8 @@
 //! `seed synthetic --scale N`: deterministic, realistic data for benchmarks.
 //!
 //! Scale 1 is about 1k institutions, 10k projects, 50k milestones, 20k
-//! grants and 60k disbursements; scale 10 is ten times that. The same seed
+//! grants and 60k disbursements, and per project a result with two
+//! indicators, four periods and two updates; scale 10 is ten times that. The same seed
 //! gives the same data (ids included). Money follows the domain's own
 //! rules: every movement goes through `domain::ledger::Balances::apply` and
 //! `check_payable`, and the ledger is written with its running balances,
@@ -20,10 +21,11 @@
 use crate::domain::TimeZone as Zone;
 use crate::domain::kinds::{InstitutionKind, ParticipantRole, Sector};
 use crate::domain::ledger::{Balances, Movement, check_payable};
+use crate::domain::results::{Measure, ResultType, UpdateStatus};
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 use crate::entities::{
-    contribution, disbursement, fund, fund_balance, grant, institution, ledger_entry, milestone, participant, project,
-    project_country,
+    contribution, disbursement, fund, fund_balance, grant, indicator, indicator_period, indicator_update, institution,
+    ledger_entry, milestone, participant, project, project_country, result, standard_indicator,
 };
 use crate::store::tallies;
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
@@ -31,7 +33,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, Set, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryOrder, Set,
+    TransactionTrait,
 };
 use serde_json::json;
 use strum::VariantArray;
@@ -87,6 +90,132 @@ where
     Ok(())
 }
 
+/// Each project's results framework: one outcome with two indicators of
+/// two yearly periods each; the first is linked to a unit standard
+/// indicator (in turn) and has an update per period (eight in ten
+/// approved, the others waiting for review); the second is linked to a percentage standard indicator on
+/// every other project, else stands alone. Values have one decimal place.
+async fn results(
+    db: &impl ConnectionTrait,
+    rng: &mut StdRng,
+    ids: &mut Ids,
+    projects: &[(Uuid, ProjectStatus, NaiveDate, Uuid, Uuid)],
+    created: DateTime<Utc>,
+    base: NaiveDate,
+    bar: &ProgressBar,
+) -> Result<(), DbErr> {
+    let standards = standard_indicator::Entity::find()
+        .order_by_asc(standard_indicator::Column::Code)
+        .all(db)
+        .await?;
+    let units: Vec<&standard_indicator::Model> = standards.iter().filter(|s| s.measure == Measure::Unit).collect();
+    let share = standards.iter().find(|s| s.measure == Measure::Percentage);
+    let today = day(base, 400);
+    let value = |rng: &mut StdRng, most: u32| format!("{}.{}", rng.random_range(1..most), rng.random_range(0..10));
+    let (mut r_rows, mut i_rows, mut p_rows, mut u_rows) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (n, (pid, _, start, _, _)) in projects.iter().enumerate() {
+        let result_id = ids.next();
+        r_rows.push(result::ActiveModel {
+            id: Set(result_id),
+            version: Set(1),
+            created_at: Set(created),
+            updated_at: Set(created),
+            project_id: Set(*pid),
+            result_type: Set(ResultType::Outcome),
+            title: Set(json!({"en": format!("Outcome of project {n}")})),
+            description: Set(None),
+        });
+        let first = units.get(n % units.len().max(1)).copied();
+        let second = if n % 2 == 0 { share } else { None };
+        let kinds = [
+            (
+                first,
+                Measure::Unit,
+                first.and_then(|s| s.unit.clone()).or(Some("tCO2e".into())),
+            ),
+            (
+                second,
+                if second.is_some() {
+                    Measure::Percentage
+                } else {
+                    Measure::Unit
+                },
+                second.map_or(Some("households".into()), |_| None),
+            ),
+        ];
+        for (k, (standard, measure, unit)) in kinds.into_iter().enumerate() {
+            let indicator_id = ids.next();
+            i_rows.push(indicator::ActiveModel {
+                id: Set(indicator_id),
+                version: Set(1),
+                created_at: Set(created),
+                updated_at: Set(created),
+                result_id: Set(result_id),
+                project_id: Set(*pid),
+                title: Set(json!({"en": format!("Indicator {} of project {n}", k + 1)})),
+                description: Set(None),
+                measure: Set(measure),
+                unit: Set(unit),
+                ascending: Set(true),
+                cumulative: Set(false),
+                standard_indicator_id: Set(standard.map(|s| s.id)),
+                baseline_year: Set(Some(2024)),
+                baseline_value: Set(Some(value(rng, 50))),
+                baseline_comment: Set(None),
+                dimensions: Set(json!([])),
+            });
+            for y in 0..2u64 {
+                let period_id = ids.next();
+                let (from, to) = (day(*start, 365 * y), day(*start, 365 * y + 364));
+                p_rows.push(indicator_period::ActiveModel {
+                    id: Set(period_id),
+                    version: Set(1),
+                    created_at: Set(created),
+                    updated_at: Set(created),
+                    indicator_id: Set(indicator_id),
+                    project_id: Set(*pid),
+                    period_start: Set(from),
+                    period_end: Set(to),
+                    target_value: Set(Some(value(rng, 1000))),
+                    target_comment: Set(None),
+                    locked: Set(false),
+                });
+                if k == 0 {
+                    let status = if to < today {
+                        UpdateStatus::Approved
+                    } else {
+                        UpdateStatus::Submitted
+                    };
+                    u_rows.push(indicator_update::ActiveModel {
+                        id: Set(ids.next()),
+                        version: Set(1),
+                        created_at: Set(created),
+                        updated_at: Set(created),
+                        period_id: Set(period_id),
+                        indicator_id: Set(indicator_id),
+                        project_id: Set(*pid),
+                        value: Set(Some(value(rng, 1000))),
+                        numerator: Set(None),
+                        denominator: Set(None),
+                        narrative: Set(None),
+                        reported_on: Set(to.min(today)),
+                        disaggregations: Set(json!([])),
+                        status: Set(status),
+                        review_note: Set(None),
+                        author_token_id: Set(None),
+                        author_institution_id: Set(None),
+                        author_name: Set("system:synthetic".into()),
+                    });
+                }
+            }
+        }
+    }
+    insert_all(db, r_rows, bar).await?;
+    insert_all(db, i_rows, bar).await?;
+    insert_all(db, p_rows, bar).await?;
+    insert_all(db, u_rows, bar).await
+}
+
 /// Loads synthetic data; refuses to run twice on one database.
 pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> {
     let scale = scale.max(1) as usize;
@@ -102,7 +231,7 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
     };
     let base = NaiveDate::from_ymd_opt(2024, 10, 19).unwrap_or_default();
     let (n_inst, n_proj) = (1_000 * scale, 10_000 * scale);
-    let total_rows = (n_inst + n_proj * 16) as u64;
+    let total_rows = (n_inst + n_proj * 25) as u64;
     let bar = ProgressBar::new(total_rows);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})")
@@ -262,6 +391,7 @@ pub async fn load(db: &DatabaseConnection, scale: u32) -> Result<Counts, DbErr> 
     insert_all(&txn, c_rows, &bar).await?;
     insert_all(&txn, part_rows, &bar).await?;
     insert_all(&txn, m_rows, &bar).await?;
+    results(&txn, &mut rng, &mut ids, &projects, created, base, &bar).await?;
 
     // Grants and their money, applied through the domain's rules.
     let mut grants = Vec::new();

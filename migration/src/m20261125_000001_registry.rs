@@ -2,37 +2,11 @@
 //! projects with participants and milestones, progress reports, and the
 //! shared machinery tables (audit events, idempotency keys).
 
+use crate::shape::{fk, index, resource};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-/// Every resource row carries these.
-fn resource(name: &'static str) -> TableCreateStatement {
-    Table::create()
-        .table(name)
-        .col(pk_uuid("id"))
-        .col(integer("version").default(1))
-        .col(timestamp_with_time_zone("created_at"))
-        .col(timestamp_with_time_zone("updated_at"))
-        .take()
-}
-
-fn fk(from: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from, col)
-        .to(to, "id")
-        .on_delete(ForeignKeyAction::Restrict)
-        .take()
-}
-
-fn index(table: &'static str, name: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut i = Index::create().name(name).table(table).take();
-    for c in cols {
-        i.col(*c);
-    }
-    i
-}
 
 const TABLES: [&str; 11] = [
     "idempotency_keys",

@@ -5,26 +5,11 @@
 //! both backends store and add them exactly. Money rows are never updated
 //! or deleted; a reversal is a new disbursement row with a negative amount.
 
+use crate::shape::{fk, index};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-fn fk(from: &'static str, col: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from, col)
-        .to(to, "id")
-        .on_delete(ForeignKeyAction::Restrict)
-        .take()
-}
-
-fn index(table: &'static str, name: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut i = Index::create().name(name).table(table).take();
-    for c in cols {
-        i.col(*c);
-    }
-    i
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

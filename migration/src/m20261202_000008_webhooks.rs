@@ -12,6 +12,7 @@
 //!   every instance's scheduler sends each reminder once.
 //! - `mail_deliveries`: reminder e-mail waiting to be sent, with retries.
 
+use crate::shape::index;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -19,14 +20,6 @@ pub struct Migration;
 
 fn add(table: &'static str, column: &mut ColumnDef) -> TableAlterStatement {
     Table::alter().table(table).add_column(column).take()
-}
-
-fn index(table: &'static str, name: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
-    let mut i = Index::create().name(name).table(table).take();
-    for c in cols {
-        i.col(*c);
-    }
-    i
 }
 
 fn milestone_tallies(with_zone: bool) -> TableCreateStatement {

@@ -8,7 +8,9 @@
 
 use super::actor::Actor;
 use super::error::{AppError, AppResult};
-use crate::entities::{disbursement, grant, milestone, participant, project};
+use crate::entities::{
+    disbursement, grant, indicator, indicator_period, indicator_update, milestone, participant, project, result,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, Select,
@@ -73,6 +75,18 @@ pub async fn grant(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, lock: Loc
         .ok_or(AppError::NotFound)
 }
 
+async fn scoped<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    select: Select<E>,
+    project_id: E::Column,
+) -> AppResult<u64> {
+    Ok(visible_projects(select, actor, project_id)
+        .one(db)
+        .await?
+        .map_or(0, |_| 1))
+}
+
 /// The 404-before-403 order: the record as the actor may see it, then the
 /// role check. `found` is the lookup's result.
 pub fn seen_then<T>(found: AppResult<T>, may: impl FnOnce() -> AppResult<()>) -> AppResult<T> {
@@ -102,6 +116,34 @@ pub async fn can_see(db: &impl ConnectionTrait, actor: &Actor, kind: &str, id: U
             visible_projects(milestone::Entity::find_by_id(id), actor, milestone::Column::ProjectId)
                 .count(db)
                 .await?
+        }
+        "results" => scoped(db, actor, result::Entity::find_by_id(id), result::Column::ProjectId).await?,
+        "indicators" => {
+            scoped(
+                db,
+                actor,
+                indicator::Entity::find_by_id(id),
+                indicator::Column::ProjectId,
+            )
+            .await?
+        }
+        "periods" => {
+            scoped(
+                db,
+                actor,
+                indicator_period::Entity::find_by_id(id),
+                indicator_period::Column::ProjectId,
+            )
+            .await?
+        }
+        "updates" => {
+            scoped(
+                db,
+                actor,
+                indicator_update::Entity::find_by_id(id),
+                indicator_update::Column::ProjectId,
+            )
+            .await?
         }
         "grants" => visible_grants(grant::Entity::find_by_id(id), actor).count(db).await?,
         "disbursements" => {

@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod milestones;
 pub mod projects;
 pub mod reminders;
+pub mod results;
 pub mod tokens;
 pub mod webhooks;
 

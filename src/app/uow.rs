@@ -8,13 +8,14 @@
 
 use super::actor::Actor;
 use super::error::AppResult;
-use crate::entities::milestone;
+use crate::entities::{milestone, project};
 use crate::store::audit::{self, Entry};
 use crate::store::idempotency::{self, Completion};
+use crate::store::indicator_tallies;
 use crate::store::outbox::{self, Audience, NewEvent};
 use crate::store::tallies::Pending;
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, EntityTrait, QuerySelect};
 use serde::Serialize;
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
@@ -155,6 +156,8 @@ pub struct UnitOfWork {
     txn: DatabaseTransaction,
     actor: Actor,
     tallies: Pending,
+    /// Projects whose results changed: their standard-indicator shares are counted afresh at commit.
+    results: Vec<Uuid>,
     entries: Vec<Entry>,
     events: Vec<NewEvent>,
     completion: Option<Completion>,
@@ -171,6 +174,7 @@ impl UnitOfWork {
             txn: crate::store::begin_immediate(db).await?,
             actor,
             tallies: Pending::default(),
+            results: Vec::new(),
             entries: Vec::new(),
             events: Vec::new(),
             completion: None,
@@ -192,6 +196,20 @@ impl UnitOfWork {
     /// lock (see `store::tallies`).
     pub async fn hold_project(&mut self, project_id: Uuid) -> AppResult<()> {
         self.tallies.hold_project(&self.txn, project_id).await?;
+        Ok(())
+    }
+
+    /// Locks a project for a change of its results framework; the commit
+    /// counts its share of the standard indicators' progress afresh.
+    pub async fn hold_results(&mut self, project_id: Uuid) -> AppResult<()> {
+        if !self.results.contains(&project_id) {
+            project::Entity::find_by_id(project_id)
+                .lock_exclusive()
+                .one(&self.txn)
+                .await?
+                .ok_or(super::AppError::NotFound)?;
+            self.results.push(project_id);
+        }
         Ok(())
     }
 
@@ -225,12 +243,16 @@ impl UnitOfWork {
             txn,
             actor,
             tallies,
+            results,
             entries,
             events,
             completion,
             turn,
         } = self;
         tallies.settle(&txn).await?;
+        for project_id in results {
+            indicator_tallies::refresh(&txn, project_id).await?;
+        }
         if let Some(c) = completion {
             idempotency::complete(&txn, c).await?;
         }

@@ -11,6 +11,7 @@ pub mod health;
 pub mod kinds;
 pub mod ledger;
 pub mod money;
+pub mod results;
 pub mod status;
 pub mod text;
 pub mod zones;

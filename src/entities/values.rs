@@ -5,6 +5,7 @@
 
 use crate::domain::delivery::DeliveryStatus;
 use crate::domain::kinds::{ParticipantRole, Role};
+use crate::domain::results::{Measure, ResultType, UpdateStatus};
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 
 macro_rules! string_column {
@@ -67,5 +68,8 @@ string_column!(
     GrantStatus,
     Role,
     ParticipantRole,
-    DeliveryStatus
+    DeliveryStatus,
+    ResultType,
+    Measure,
+    UpdateStatus,
 );

@@ -12,6 +12,7 @@
 //! Every element is written by `quick-xml`, which escapes text and
 //! attributes; characters XML 1.0 cannot carry are dropped first.
 
+use super::results::{self, IndicatorNode, PeriodNode, ResultNode};
 use super::source::{self, COMMITTED, ProjectBatch};
 use super::vocab::{
     amount, countries, country_name, dac_sector, entries, iati_activity_status, iati_org_type, iati_role, sector_label,
@@ -59,12 +60,15 @@ impl Export for IatiActivities {
 
     async fn page(&mut self, db: &DatabaseConnection, after: Option<Uuid>) -> Result<Chunk, ExportError> {
         let batch = source::projects(db, &self.filter, &COMMITTED, after).await?;
+        let ids: Vec<Uuid> = batch.projects.iter().map(|p| p.id).collect();
+        let results = results::framework(db, &ids).await?;
         let mut bytes = Vec::new();
         for p in &batch.projects {
+            let results = results.get(&p.id).map(Vec::as_slice).unwrap_or_default();
             for activity in activities(p, &batch, &self.config)? {
                 bytes.push(b'\n');
                 let mut w = Writer::new_with_indent(bytes, b' ', 2);
-                write_activity(&mut w, &activity)?;
+                write_activity(&mut w, &activity, results)?;
                 bytes = w.into_inner();
             }
         }
@@ -306,7 +310,7 @@ fn shares(n: usize) -> Vec<String> {
         .collect()
 }
 
-fn write_activity(w: &mut Xml, a: &Activity) -> io::Result<()> {
+fn write_activity(w: &mut Xml, a: &Activity, results: &[ResultNode]) -> io::Result<()> {
     let p = a.project;
     w.create_element("iati-activity")
         .with_attribute(("last-updated-datetime", a.updated.as_str()))
@@ -380,8 +384,134 @@ fn write_activity(w: &mut Xml, a: &Activity) -> io::Result<()> {
             for t in &a.transactions {
                 write_transaction(w, t, &a.reporting)?;
             }
+            // After every transaction (and document link), as the XSD orders them.
+            write_results(w, results)
+        })?;
+    Ok(())
+}
+
+/// The project's results; a result without indicators is left out (the XSD wants one at least).
+fn write_results(w: &mut Xml, results: &[ResultNode]) -> io::Result<()> {
+    for r in results.iter().filter(|r| !r.indicators.is_empty()) {
+        w.create_element("result")
+            .with_attribute(("type", r.result.result_type.iati_code()))
+            .write_inner_content(|w| {
+                w.create_element("title")
+                    .write_inner_content(|w| narratives(w, &Text::Localized(&r.result.title)))?;
+                if let Some(d) = r.result.description.as_ref().filter(|d| !entries(d).is_empty()) {
+                    w.create_element("description")
+                        .write_inner_content(|w| narratives(w, &Text::Localized(d)))?;
+                }
+                for i in &r.indicators {
+                    write_indicator(w, i)?;
+                }
+                Ok(())
+            })?;
+    }
+    Ok(())
+}
+
+/// An indicator: a linked standard indicator is its `reference` (never the
+/// result's, rule 8.11.1); baseline, target and actual carry `@value`
+/// exactly when the measure has values (rules 8.8–8.10), so a period
+/// without a target value or an approved update has no `target` or `actual`.
+fn write_indicator(w: &mut Xml, node: &IndicatorNode) -> io::Result<()> {
+    let i = &node.indicator;
+    let valued = i.measure.has_values();
+    let comment = |w: &mut Xml, text: &str| -> io::Result<()> {
+        w.create_element("comment")
+            .write_inner_content(|w| narrative(w, "en", text))?;
+        Ok(())
+    };
+    w.create_element("indicator")
+        .with_attributes([
+            ("measure", i.measure.iati_code()),
+            ("ascending", if i.ascending { "1" } else { "0" }),
+        ])
+        .write_inner_content(|w| {
+            w.create_element("title")
+                .write_inner_content(|w| narratives(w, &Text::Localized(&i.title)))?;
+            if let Some(d) = i.description.as_ref().filter(|d| !entries(d).is_empty()) {
+                w.create_element("description")
+                    .write_inner_content(|w| narratives(w, &Text::Localized(d)))?;
+            }
+            if let Some(code) = &node.standard_code {
+                w.create_element("reference")
+                    .with_attributes([("vocabulary", "99"), ("code", xml_safe(code).as_str())])
+                    .write_empty()?;
+            }
+            if let Some(year) = i.baseline_year {
+                let year = year.to_string();
+                let mut e = w.create_element("baseline").with_attribute(("year", year.as_str()));
+                if let Some(v) = i.baseline_value.as_deref().filter(|_| valued) {
+                    e = e.with_attribute(("value", v));
+                }
+                match &i.baseline_comment {
+                    Some(c) => e.write_inner_content(|w| comment(w, c))?,
+                    None => e.write_empty()?,
+                };
+            }
+            for p in &node.periods {
+                write_period(w, p, valued, &comment)?;
+            }
             Ok(())
         })?;
+    Ok(())
+}
+
+fn write_period(
+    w: &mut Xml,
+    n: &PeriodNode,
+    valued: bool,
+    comment: &dyn Fn(&mut Xml, &str) -> io::Result<()>,
+) -> io::Result<()> {
+    let p = &n.period;
+    w.create_element("period").write_inner_content(|w| {
+        for (element, date) in [("period-start", p.period_start), ("period-end", p.period_end)] {
+            w.create_element(element)
+                .with_attribute(("iso-date", date.to_string().as_str()))
+                .write_empty()?;
+        }
+        let target_comment = p.target_comment.as_deref();
+        match (valued, p.target_value.as_deref()) {
+            (true, Some(v)) => {
+                let e = w.create_element("target").with_attribute(("value", v));
+                match target_comment {
+                    Some(c) => e.write_inner_content(|w| comment(w, c))?,
+                    None => e.write_empty()?,
+                };
+            }
+            (false, _) if target_comment.is_some() => {
+                w.create_element("target")
+                    .write_inner_content(|w| comment(w, target_comment.unwrap_or_default()))?;
+            }
+            _ => {}
+        }
+        let a = &n.actual;
+        if valued {
+            if let Some(v) = a.value {
+                w.create_element("actual")
+                    .with_attribute(("value", v.to_stored().as_str()))
+                    .write_empty()?;
+            }
+            for d in &a.disaggregations {
+                w.create_element("actual")
+                    .with_attribute(("value", d.amount.to_stored().as_str()))
+                    .write_inner_content(|w| {
+                        w.create_element("dimension")
+                            .with_attributes([
+                                ("name", xml_safe(&d.dimension).as_str()),
+                                ("value", xml_safe(&d.value).as_str()),
+                            ])
+                            .write_empty()?;
+                        Ok(())
+                    })?;
+            }
+        } else if let Some(text) = a.narrative.as_deref().filter(|_| a.updates > 0) {
+            w.create_element("actual").write_inner_content(|w| comment(w, text))?;
+        }
+        Ok(())
+    })?;
     Ok(())
 }
 

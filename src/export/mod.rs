@@ -9,6 +9,7 @@
 
 pub mod giving;
 pub mod iati;
+pub mod results;
 pub mod source;
 pub mod spreadsheet;
 mod vocab;

@@ -1,4 +1,5 @@
-//! `grants.csv`: one row a grant, in every status, for Excel and LibreOffice.
+//! `grants.csv`: one row a grant, in every status, for Excel and LibreOffice;
+//! and the CSV conventions every CSV export shares (`results.csv` too).
 //!
 //! UTF-8 with a byte-order mark (so Excel reads Chinese names right), CRLF
 //! line ends and RFC 4180 quoting by the `csv` crate. Amounts are exact
@@ -63,23 +64,40 @@ fn csv_error(e: csv::Error) -> ExportError {
     ExportError::Data(e.to_string())
 }
 
+/// The start of a CSV file: the byte-order mark and the header row.
+pub fn head(header: &[&str]) -> Result<Vec<u8>, ExportError> {
+    let mut w = writer();
+    w.write_record(header).map_err(csv_error)?;
+    let mut bytes = BOM.to_vec();
+    bytes.extend(finish(w)?);
+    Ok(bytes)
+}
+
+/// Rows of a CSV file.
+pub fn records<R: IntoIterator<Item = S>, S: AsRef<[u8]>>(
+    rows: impl IntoIterator<Item = R>,
+) -> Result<Vec<u8>, ExportError> {
+    let mut w = writer();
+    for r in rows {
+        w.write_record(r).map_err(csv_error)?;
+    }
+    finish(w)
+}
+
 impl Export for GrantsCsv {
     fn head(&mut self) -> Result<Vec<u8>, ExportError> {
-        let mut w = writer();
-        w.write_record(HEADER).map_err(csv_error)?;
-        let mut bytes = BOM.to_vec();
-        bytes.extend(finish(w)?);
-        Ok(bytes)
+        head(&HEADER)
     }
 
     async fn page(&mut self, db: &DatabaseConnection, after: Option<Uuid>) -> Result<Chunk, ExportError> {
         let batch = source::grants(db, &self.filter, &[], after, false).await?;
-        let mut w = writer();
-        for g in &batch.grants {
-            w.write_record(row(g, &batch)?).map_err(csv_error)?;
-        }
+        let rows = batch
+            .grants
+            .iter()
+            .map(|g| row(g, &batch))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Chunk {
-            bytes: finish(w)?,
+            bytes: records(rows)?,
             next: batch.next,
         })
     }
@@ -124,7 +142,7 @@ fn row(g: &grant::Model, batch: &GrantBatch) -> Result<[String; 20], ExportError
 }
 
 /// Free text, defused: spreadsheets run a cell starting with these as a formula.
-fn text(s: &str) -> String {
+pub fn text(s: &str) -> String {
     if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

@@ -82,7 +82,12 @@ fn bearer_secret(value: &str) -> Option<&str> {
 /// for admins only, and a viewer only reads (GET, HEAD, OPTIONS). What a
 /// reader may see is narrowed further by the handlers (a partner's own
 /// projects, no tokens for viewers); this table is only about changes.
-const PARTNER_WRITES: &[(Method, &str)] = &[(Method::POST, "/api/v1/milestones/{id}/reports")];
+const PARTNER_WRITES: &[(Method, &str)] = &[
+    (Method::POST, "/api/v1/milestones/{id}/reports"),
+    (Method::POST, "/api/v1/periods/{id}/updates"),
+    (Method::PATCH, "/api/v1/updates/{id}"),
+    (Method::POST, "/api/v1/updates/{id}/transitions"),
+];
 
 fn may_send(role: Role, method: &Method, route: &str) -> bool {
     match role {

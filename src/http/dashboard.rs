@@ -161,6 +161,9 @@ pub struct DashboardView {
     pub by_country: Breakdown,
     /// As `/dashboard/breakdown?by=alliance`.
     pub by_alliance: Breakdown,
+    /// Each standard indicator's progress over every project and period,
+    /// as `/standard-indicators/{id}/progress` answers it, in code order.
+    pub indicators: Vec<crate::app::results::standard::Progress>,
 }
 
 impl Versioned for DashboardView {
@@ -178,6 +181,7 @@ async fn dashboard(State(state): State<AppState>, caller: Caller, Query(q): Quer
         summary: summary_of(&state.db, today).await?,
         by_country: breakdown_of(&state.db, By::Country, None).await?,
         by_alliance: breakdown_of(&state.db, By::Alliance, None).await?,
+        indicators: crate::app::results::standard::progress_of_all(&state.db).await?,
     }))
 }
 

@@ -31,6 +31,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "grants", description = "Grants, tranches, disbursements and reversals"),
         (name = "projects", description = "Cooperation projects and their participants"),
         (name = "milestones", description = "Milestones and progress reports"),
+        (name = "results", description = "Results, indicators, periods and the updates partners report; standard indicators"),
         (name = "dashboard", description = "Figures across the cooperation (not for partners)"),
         (name = "exports", description = "Open data: CSV, 360Giving and IATI 2.03 (not for partners)"),
         (name = "tokens", description = "API tokens (admin)"),

@@ -13,6 +13,7 @@ use super::extract::Query;
 use crate::domain::Date;
 use crate::export::giving::GivingPackage;
 use crate::export::iati::IatiActivities;
+use crate::export::results::ResultsCsv;
 use crate::export::spreadsheet::GrantsCsv;
 use crate::export::{Export, ExportConfig, ExportError, Filter};
 use axum::body::{Body, Bytes};
@@ -31,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(grants_csv))
         .routes(routes!(giving))
         .routes(routes!(iati))
+        .routes(routes!(results_csv))
 }
 
 impl From<ExportError> for ApiError {
@@ -111,6 +113,42 @@ async fn iati(State(state): State<AppState>, caller: Caller, Query(q): Query<Exp
     caller.require_staff()?;
     let export = IatiActivities::new(q.filter()?, ExportConfig::from_env());
     stream(state.db, export, "application/xml", "iati-activities.xml").await
+}
+
+/// Which projects' results `results.csv` carries.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResultsParams {
+    /// Only projects with a grant of this fund (in any status but withdrawn).
+    fund_id: Option<Uuid>,
+    /// Only this project.
+    project_id: Option<Uuid>,
+}
+
+#[utoipa::path(get, path = "/exports/results.csv", tag = "exports", params(ResultsParams),
+    responses((status = 200, content_type = "text/csv",
+        description = "One row per indicator period, and one more per dimension value of its actual: project, \
+            result, indicator, unit, baseline, target, actual and the count of updates in each status. \
+            UTF-8 with a byte-order mark, CRLF, RFC 4180 quoting, like grants.csv; values are exact decimals",
+        body = String, headers(("Content-Disposition" = String)))))]
+async fn results_csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ResultsParams>,
+) -> ApiResult<Response> {
+    caller.require_staff()?;
+    let filter = Filter {
+        fund_id: q.fund_id,
+        project_id: q.project_id,
+        ..Filter::default()
+    };
+    stream(
+        state.db,
+        ResultsCsv::new(filter),
+        "text/csv; charset=utf-8",
+        "results.csv",
+    )
+    .await
 }
 
 /// Answers with the export's head and first batch, then streams the rest.

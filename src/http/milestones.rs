@@ -137,7 +137,7 @@ pub struct ListMilestones {
 
 /// The latest date that is already "today" somewhere: partners in Kiribati
 /// live at UTC+14, so their today may be tomorrow in UTC and is not the future.
-fn latest_today() -> NaiveDate {
+pub(crate) fn latest_today() -> NaiveDate {
     (Utc::now() + Duration::hours(14)).date_naive()
 }
 

@@ -25,6 +25,7 @@ pub mod ledger;
 mod milestones;
 mod page;
 mod projects;
+mod results;
 mod status;
 mod tokens;
 mod transfer;
@@ -73,6 +74,7 @@ fn api(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(dashboard::router())
         .merge(exports::router())
         .merge(milestones::router())
+        .merge(results::router())
         .merge(tokens::router())
         .merge(audit_events::router())
         .merge(events::router())

@@ -16,9 +16,10 @@ use crate::app::clock::Today;
 use crate::domain::Date;
 use crate::domain::health::{Health, MilestoneCounts};
 use crate::domain::money::Money;
+use crate::domain::results::UpdateStatus;
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 use crate::domain::{Code, ShortText};
-use crate::entities::{grant, milestone, project};
+use crate::entities::{grant, indicator, indicator_update, milestone, project};
 use crate::store::sum_minor;
 use axum::extract::State;
 use chrono::NaiveDate;
@@ -56,6 +57,17 @@ pub struct Funding {
     pub remaining: Money,
 }
 
+/// How far the project's results are reported.
+#[derive(Default, Serialize, ToSchema)]
+pub struct IndicatorCounts {
+    /// The project's indicators.
+    pub total: u64,
+    /// Indicators with at least one approved update.
+    pub with_actual: u64,
+    /// Updates waiting for review.
+    pub submitted_updates: u64,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ProjectStatusView {
     pub project_id: Uuid,
@@ -72,6 +84,7 @@ pub struct ProjectStatusView {
     pub next_milestone: Option<NextMilestone>,
     /// One item per currency.
     pub funding: Vec<Funding>,
+    pub indicators: IndicatorCounts,
     pub as_of: NaiveDate,
     /// The IANA zone the project's deadlines live in: its lead participant's, else UTC.
     #[schema(value_type = String, example = "Pacific/Tongatapu")]
@@ -99,8 +112,10 @@ pub(crate) fn awarded_statuses() -> Vec<GrantStatus> {
         .collect()
 }
 
-/// One row of the status statement: a project (`p`), a milestone (`m`) or
-/// the funding in one currency (`f`); the columns a kind has no use for are null.
+/// One row of the status statement: a project (`p`), a milestone (`m`),
+/// the funding in one currency (`f`), the number of indicators (`i`, in
+/// `awarded`) or of one indicator's updates in one status (`u`, in
+/// `awarded`); the columns a kind has no use for are null.
 #[derive(FromQueryResult)]
 struct Row {
     kind: String,
@@ -120,8 +135,8 @@ fn null(sql_type: &'static str) -> Expr {
     Expr::cust("NULL").cast_as(sql_type)
 }
 
-/// The project as the caller may see it, its milestones and its awarded
-/// funding per currency, as one statement.
+/// The project as the caller may see it, its milestones, its awarded
+/// funding per currency and its indicators' counts, as one statement.
 fn statement(caller: &Caller, id: Uuid) -> SelectStatement {
     let as_columns = [
         "kind",
@@ -186,9 +201,42 @@ fn statement(caller: &Caller, id: Uuid) -> SelectStatement {
     .and_where(grant::Column::Status.is_in(awarded_statuses()))
     .group_by_col(grant::Column::Currency)
     .to_owned();
+    let indicators = select([
+        Expr::cust("'i'"),
+        null("UUID"),
+        null("TEXT"),
+        null("JSON"),
+        null("TEXT"),
+        null("TEXT"),
+        null("DATE"),
+        Expr::cust("COUNT(*)").cast_as("BIGINT"),
+        null("BIGINT"),
+    ])
+    .from(indicator::Entity)
+    .and_where(indicator::Column::ProjectId.eq(id))
+    .to_owned();
+    let updates = select([
+        Expr::cust("'u'"),
+        Expr::col(indicator_update::Column::IndicatorId),
+        null("TEXT"),
+        null("JSON"),
+        Expr::col(indicator_update::Column::Status),
+        null("TEXT"),
+        null("DATE"),
+        Expr::cust("COUNT(*)").cast_as("BIGINT"),
+        null("BIGINT"),
+    ])
+    .from(indicator_update::Entity)
+    .and_where(indicator_update::Column::ProjectId.eq(id))
+    .and_where(indicator_update::Column::Status.is_in([UpdateStatus::Approved, UpdateStatus::Submitted]))
+    .group_by_col(indicator_update::Column::IndicatorId)
+    .group_by_col(indicator_update::Column::Status)
+    .to_owned();
     project
         .union(UnionType::All, milestones)
         .union(UnionType::All, funding)
+        .union(UnionType::All, indicators)
+        .union(UnionType::All, updates)
         .to_owned()
 }
 
@@ -217,6 +265,7 @@ async fn project_status(
     let mut counts = MilestoneCounts::new(as_of);
     let mut next: Option<NextMilestone> = None;
     let mut funding = Vec::new();
+    let mut indicators = IndicatorCounts::default();
     for r in &rows {
         match r.kind.as_str() {
             "m" => {
@@ -239,6 +288,11 @@ async fn project_status(
                 let currency = r.name.as_deref().unwrap_or_default();
                 funding.push((currency, r.awarded.unwrap_or(0), r.disbursed.unwrap_or(0)));
             }
+            "i" => indicators.total = count(r.awarded),
+            "u" => match parsed(r.status.as_deref())? {
+                UpdateStatus::Approved => indicators.with_actual += 1,
+                _ => indicators.submitted_updates += count(r.awarded),
+            },
             _ => {}
         }
     }
@@ -262,6 +316,7 @@ async fn project_status(
                 })
             })
             .collect::<ApiResult<_>>()?,
+        indicators,
         as_of,
         time_zone: zone,
     };
@@ -306,6 +361,10 @@ pub(crate) async fn health_of(
         .iter()
         .filter_map(|p| Some((p.id, counts.get(&p.id)?.health(p.status))))
         .collect())
+}
+
+fn count(n: Option<i64>) -> u64 {
+    n.and_then(|n| u64::try_from(n).ok()).unwrap_or_default()
 }
 
 /// A stored status, which the database only ever holds valid.

@@ -23,11 +23,12 @@ use crate::app::milestones::{NewReport, Percent};
 use crate::app::{self, Actor, AppError, UnitOfWork};
 use crate::domain::kinds::{ParticipantRole, RioMarkers, RioScore, Role, Sector};
 use crate::domain::money::{ExchangeRate, PositiveMoney};
+use crate::domain::results::{Measure, ResultType, UpdateStatus, Value};
 use crate::domain::status::{GrantStatus, MilestoneStatus, ProjectStatus};
 use crate::domain::text::Plain;
 use crate::domain::{Code, CountryCode, Currency, LocalizedText, Money};
-use crate::entities::{alliance, contribution, fund, institution, project};
-use chrono::{Days, NaiveDate, Utc};
+use crate::entities::{alliance, contribution, fund, institution, project, standard_indicator};
+use chrono::{Datelike, Days, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use std::collections::{BTreeMap, HashMap};
@@ -206,6 +207,19 @@ struct GrantSpec<'a> {
     amount: &'a str,
 }
 
+/// A result of the project measured by one standard indicator over the
+/// last year: its baseline, its target and one approved figure.
+struct Measured<'a> {
+    en: &'a str,
+    zh: &'a str,
+    standard: &'a str,
+    unit: &'a str,
+    baseline: &'a str,
+    target: &'a str,
+    actual: &'a str,
+    narrative: &'a str,
+}
+
 /// A payment on a grant.
 struct Payment {
     amount: &'static str,
@@ -275,6 +289,55 @@ impl Builder<'_> {
     }
 
     /// A draft grant.
+    async fn measured(&mut self, m: Measured<'_>) -> DemoResult<()> {
+        use app::results::{self as r, Baseline, Target};
+        let value = |v: &str| parsed("indicator value", v, Value::try_from(v.to_owned()));
+        let new = r::NewResult {
+            result_type: ResultType::Outcome,
+            title: text(m.en, m.zh)?,
+            description: None,
+        };
+        let result = r::create_result(self.uow, self.project, new).await?.id;
+        let new = r::NewIndicator {
+            title: text(m.en, m.zh)?,
+            description: None,
+            measure: Measure::Unit,
+            unit: Some(plain(m.unit)?),
+            ascending: true,
+            cumulative: false,
+            standard_indicator_id: Some(self.refs.standard_indicator(m.standard)?),
+            baseline: Some(Baseline {
+                year: day(365).year(),
+                value: Some(value(m.baseline)?),
+                comment: None,
+            }),
+            dimensions: Vec::new(),
+        };
+        let indicator = r::create_indicator(self.uow, result, new).await?.id;
+        let new = r::NewPeriod {
+            period_start: day(365),
+            period_end: day(1),
+            target: Some(Target {
+                value: Some(value(m.target)?),
+                comment: None,
+            }),
+        };
+        let period = r::create_period(self.uow, indicator, new).await?.id;
+        let new = r::NewUpdate {
+            value: Some(value(m.actual)?),
+            numerator: None,
+            denominator: None,
+            narrative: Some(plain(m.narrative)?),
+            reported_on: day(20),
+            disaggregations: Vec::new(),
+        };
+        let update = r::create_update(self.uow, period, new).await?.id;
+        for to in [UpdateStatus::Submitted, UpdateStatus::Approved] {
+            r::transition_update(self.uow, update, to, None).await?;
+        }
+        Ok(())
+    }
+
     async fn grant(&mut self, g: GrantSpec<'_>) -> DemoResult<Uuid> {
         let new = app::grants::New {
             code: Some(code(g.code)?),
@@ -335,6 +398,7 @@ struct References {
     fund: Uuid,
     institutions: HashMap<String, Uuid>,
     alliances: HashMap<String, Uuid>,
+    standard_indicators: HashMap<String, Uuid>,
 }
 
 impl References {
@@ -356,15 +420,29 @@ impl References {
             .into_iter()
             .map(|a| (a.code, a.id))
             .collect();
+        let standard_indicators = standard_indicator::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|s| (s.code, s.id))
+            .collect();
         Ok(References {
             fund: fund.id,
             institutions,
             alliances,
+            standard_indicators,
         })
     }
 
     fn institution(&self, code: &str) -> DemoResult<Uuid> {
         self.institutions
+            .get(code)
+            .copied()
+            .ok_or_else(|| DemoError::MissingReference(code.into()))
+    }
+
+    fn standard_indicator(&self, code: &str) -> DemoResult<Uuid> {
+        self.standard_indicators
             .get(code)
             .copied()
             .ok_or_else(|| DemoError::MissingReference(code.into()))
@@ -689,6 +767,17 @@ async fn low_carbon_zone(mut b: Builder<'_>) -> DemoResult<Option<Report>> {
         })
         .await?;
     b.approve(monitoring_grant).await?;
+    b.measured(Measured {
+        en: "Emissions avoided in the zone",
+        zh: "示范区减少的排放",
+        standard: "ghg-emissions-reduced",
+        unit: "tCO2e",
+        baseline: "0",
+        target: "120",
+        actual: "86.5",
+        narrative: "Sample data: metered output of the rooftop arrays, first ten months",
+    })
+    .await?;
 
     Ok(Some(Report {
         milestone: install,
@@ -802,6 +891,17 @@ async fn vocational_training(mut b: Builder<'_>) -> DemoResult<Option<Report>> {
         .await?;
     b.milestone("First cohort of 30 trainees enrolled", "首批 30 名学员入学", -90)
         .await?;
+    b.measured(Measured {
+        en: "Technicians trained",
+        zh: "培训的技术人员",
+        standard: "people-trained",
+        unit: "people",
+        baseline: "0",
+        target: "30",
+        actual: "12",
+        narrative: "Sample data: the pilot short course in Betio",
+    })
+    .await?;
 
     let spec = |code, en, zh, amount| GrantSpec {
         code,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod books;
 pub mod error;
 pub mod idempotency;
+pub mod indicator_tallies;
 pub mod outbox;
 pub mod tallies;
 pub mod zones;

@@ -442,7 +442,7 @@ pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_raw(Statement::from_string(
             DatabaseBackend::Postgres,
-            "LOCK TABLE dashboard_tallies, milestone_tallies, milestone_day_tallies IN EXCLUSIVE MODE",
+            "LOCK TABLE dashboard_tallies, milestone_tallies, milestone_day_tallies, indicator_tallies IN EXCLUSIVE MODE",
         ))
         .await?;
     }
@@ -473,6 +473,7 @@ pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr
                 milestone_day_tally::Entity::delete_many().exec(&txn).await?;
                 add_milestones(&txn, counts).await?;
             }
+            "indicators" => super::indicator_tallies::rebuild(&txn).await?,
             other => return Err(DbErr::Custom(format!("unknown stale tally {other}"))),
         }
     }
@@ -481,10 +482,10 @@ pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr
     Ok(stale)
 }
 
-/// Marks both tallies stale, for [`rebuild_stale`] to count afresh (after
+/// Marks every tally stale, for [`rebuild_stale`] to count afresh (after
 /// rows were written around the service, as `seed synthetic` does).
 pub async fn mark_stale(db: &impl ConnectionTrait) -> Result<(), DbErr> {
-    let rows = ["dashboard", "milestones"].map(|name| stale_tally::ActiveModel {
+    let rows = ["dashboard", "milestones", "indicators"].map(|name| stale_tally::ActiveModel {
         name: Set(name.to_owned()),
     });
     stale_tally::Entity::insert_many(rows)
@@ -566,6 +567,7 @@ pub async fn differences(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> 
             "milestones by day: stored {stored_days:?}, counted {counted_days:?}"
         ));
     }
+    out.extend(super::indicator_tallies::differences(&txn).await?);
     txn.commit().await?;
     Ok(out)
 }

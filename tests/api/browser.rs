@@ -527,6 +527,40 @@ async fn dashboard(c: &Client, base: &str, viewer: &str) {
         assert!(chart.contains(&shown), "{shown} in {chart}");
     }
 
+    // The standard indicators the demo's projects report on, as /dashboard sums them, exactly.
+    let view = api(base, viewer, "/dashboard").await;
+    let reported: Vec<&Value> = view["indicators"]
+        .as_array()
+        .expect("indicators")
+        .iter()
+        .filter(|i| i["indicators"].as_u64() > Some(0))
+        .collect();
+    assert!(
+        reported.len() >= 2,
+        "the demo reports on two standard indicators: {reported:?}"
+    );
+    assert_eq!(all(c, "#indicators tr[data-indicator]").await.len(), reported.len());
+    for i in reported {
+        let code = i["code"].as_str().unwrap_or("");
+        let cell = css(
+            c,
+            &format!("#indicators tr[data-indicator='{code}'] [data-field='actual']"),
+        )
+        .await;
+        assert_eq!(
+            attr(&cell, "data-value").await,
+            i["actual"].as_str().unwrap_or(""),
+            "{code}"
+        );
+        let shown = cell.text().await.expect("text");
+        let expected = format!(
+            "{} {}",
+            grouped(i["actual"].as_str().unwrap_or("")),
+            i["unit"].as_str().unwrap_or("")
+        );
+        assert_eq!(shown, expected, "{code}");
+    }
+
     // Projects, each with its health as /projects/{id}/status judges it.
     let projects = api(base, viewer, "/projects?limit=20").await;
     let items = projects["items"].as_array().expect("projects");
@@ -578,6 +612,14 @@ async fn project_status(c: &Client, base: &str, viewer: &str) {
         css(c, "#status-title").await.text().await.expect("title"),
         status["title"]["en"].as_str().unwrap_or("")
     );
+    let counts = &status["indicators"];
+    let reported = css(c, "#status-panel [data-field='indicators']")
+        .await
+        .text()
+        .await
+        .expect("text");
+    let expected = format!("{} / {}", counts["with_actual"], counts["total"]);
+    assert!(reported.starts_with(&expected), "{reported} starts with {expected}");
     for f in status["funding"].as_array().into_iter().flatten() {
         let remaining = css(c, "#status-panel [data-field='remaining']").await;
         assert_eq!(

@@ -313,15 +313,24 @@ async fn the_dashboard_view_is_the_summary_and_both_breakdowns_in_one_answer() {
         let mut body = crate::common::project_body("allied", &["FJ"]);
         body["alliance_id"] = json!(alliance);
         assert_eq!(app.post("/api/v1/projects", body).await.status, StatusCode::CREATED);
+        let standard = app
+            .post(
+                "/api/v1/standard-indicators",
+                json!({"code": "people-trained", "title": {"en": "People trained"}, "measure": "unit", "unit": "people"}),
+            )
+            .await
+            .id();
 
         let view = app.get("/api/v1/dashboard?as_of=2025-02-15").await;
         assert_eq!(view.status, StatusCode::OK, "{}", view.body);
         let summary = app.get("/api/v1/dashboard/summary?as_of=2025-02-15").await;
         let by_country = app.get("/api/v1/dashboard/breakdown?by=country").await;
         let by_alliance = app.get("/api/v1/dashboard/breakdown?by=alliance").await;
+        let progress = app.get(&format!("/api/v1/standard-indicators/{standard}/progress")).await;
         assert_eq!(
             view.body,
-            json!({"summary": summary.body, "by_country": by_country.body, "by_alliance": by_alliance.body})
+            json!({"summary": summary.body, "by_country": by_country.body, "by_alliance": by_alliance.body,
+                   "indicators": [progress.body]})
         );
         // What the page used to ask /funds and /alliances for comes with the figures.
         let fund = &summary.body["funds"][0];

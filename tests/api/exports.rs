@@ -23,14 +23,14 @@ fn money(amount: &str, currency: &str) -> Value {
     json!({"amount": amount, "currency": currency})
 }
 
-struct Download {
-    status: StatusCode,
-    headers: HeaderMap,
-    bytes: Vec<u8>,
+pub(crate) struct Download {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) bytes: Vec<u8>,
 }
 
 impl Download {
-    fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         std::str::from_utf8(&self.bytes).expect("exports are UTF-8")
     }
     fn content_type(&self) -> &str {
@@ -42,7 +42,7 @@ impl Download {
 }
 
 /// A GET whose body is kept as bytes, exactly as sent.
-async fn download(app: &TestApp, token: &str, path: &str) -> Download {
+pub(crate) async fn download(app: &TestApp, token: &str, path: &str) -> Download {
     let req = Request::builder()
         .uri(path)
         .header("authorization", format!("Bearer {token}"))
@@ -529,7 +529,7 @@ async fn giving_package_is_valid_360giving_with_awarded_grants_only() {
 // ---------------------------------------------------------------- IATI
 
 /// Validates with `xmllint --schema` against the repository's copy of the XSD.
-fn assert_valid_iati(xml: &[u8]) {
+pub(crate) fn assert_valid_iati(xml: &[u8]) {
     let (valid, report) = xmllint(xml);
     assert!(
         valid,

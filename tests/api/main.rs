@@ -30,6 +30,7 @@ mod openapi;
 mod parsers;
 mod projects;
 mod reminders;
+mod results;
 mod security;
 mod tallies;
 mod tokens;

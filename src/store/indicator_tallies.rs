@@ -1,0 +1,377 @@
+//! Each project's share of every standard indicator's progress
+//! (`indicator_tallies`), so `/standard-indicators/{id}/progress` sums a
+//! few rows per linked project instead of every period and update.
+//!
+//! A share is one row per standard indicator, project and year (a period
+//! counts in the year it ends; year 0 counts every period), holding the
+//! number of linked indicators and the sums of their baselines, targets
+//! and actuals, and for percentages the sums of the parts. [`count_project`]
+//! is the one definition of a share; a write of a project's results holds
+//! the project and replaces its rows when it commits ([`refresh`]).
+//!
+//! What one indicator contributes to a year: its baseline; its targets
+//! and actuals of the periods in the year, summed, or for a cumulative
+//! indicator the latest period's (the total so far already includes the
+//! earlier ones). Figures of a percentage are not summed: its actual is
+//! Σ numerators × 100 ÷ Σ denominators over the counted updates, and it has
+//! no summed baseline or target (there is no denominator to weigh them by).
+//!
+//! Values are decimal strings; nothing passes through a float.
+
+use crate::domain::results::{self, Counted, Measure, Rule, UpdateStatus, Value};
+use crate::domain::status::GrantStatus;
+use crate::entities::{
+    grant, indicator, indicator_period, indicator_tally, indicator_update, project, project_country,
+};
+use chrono::Datelike;
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+/// The year of shares that count every period.
+pub const ALL_YEARS: i32 = 0;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Figures {
+    indicators: i64,
+    baseline: Option<Decimal>,
+    target: Option<Decimal>,
+    actual: Option<Decimal>,
+    numerator: Option<Decimal>,
+    denominator: Option<Decimal>,
+}
+
+fn add(total: &mut Option<Decimal>, v: Option<Decimal>) -> Result<(), DbErr> {
+    if let Some(v) = v {
+        let sum = total
+            .unwrap_or_default()
+            .checked_add(v)
+            .ok_or_else(|| DbErr::Custom("a standard indicator's total is out of range".into()))?;
+        *total = Some(sum);
+    }
+    Ok(())
+}
+
+fn decimal(v: &Option<String>) -> Result<Option<Decimal>, DbErr> {
+    v.as_deref()
+        .map(|s| {
+            s.parse::<Decimal>()
+                .map_err(|e| DbErr::Custom(format!("stored indicator value {s:?}: {e}")))
+        })
+        .transpose()
+}
+
+/// One period of an indicator, with its actual.
+struct Counting {
+    end: chrono::NaiveDate,
+    target: Option<Decimal>,
+    actual: results::Actual,
+}
+
+/// A project's share, counted afresh from its indicators, periods and
+/// approved updates, as the rows to store.
+pub async fn count_project(db: &impl ConnectionTrait, project_id: Uuid) -> Result<Vec<indicator_tally::Model>, DbErr> {
+    count_projects(db, &[project_id]).await
+}
+
+/// The shares of these projects, read in three queries.
+async fn count_projects(db: &impl ConnectionTrait, projects: &[Uuid]) -> Result<Vec<indicator_tally::Model>, DbErr> {
+    let indicators = indicator::Entity::find()
+        .filter(indicator::Column::ProjectId.is_in(projects.iter().copied()))
+        .filter(indicator::Column::StandardIndicatorId.is_not_null())
+        .all(db)
+        .await?;
+    if indicators.is_empty() {
+        return Ok(Vec::new());
+    }
+    let periods = indicator_period::Entity::find()
+        .filter(indicator_period::Column::ProjectId.is_in(projects.iter().copied()))
+        .order_by_asc(indicator_period::Column::PeriodEnd)
+        .all(db)
+        .await?;
+    let mut approved: HashMap<Uuid, Vec<Counted>> = HashMap::new();
+    for u in indicator_update::Entity::find()
+        .filter(indicator_update::Column::ProjectId.is_in(projects.iter().copied()))
+        .filter(indicator_update::Column::Status.eq(UpdateStatus::Approved))
+        .all(db)
+        .await?
+    {
+        approved
+            .entry(u.period_id)
+            .or_default()
+            .push(u.counted().map_err(DbErr::Custom)?);
+    }
+    let by_id: HashMap<Uuid, &indicator::Model> = indicators.iter().map(|i| (i.id, i)).collect();
+    let mut by_indicator: HashMap<Uuid, Vec<Counting>> = HashMap::new();
+    for p in periods {
+        let Some(i) = by_id.get(&p.indicator_id) else {
+            continue;
+        };
+        let rule = Rule {
+            measure: i.measure,
+            cumulative: i.cumulative,
+        };
+        by_indicator.entry(i.id).or_default().push(Counting {
+            end: p.period_end,
+            target: decimal(&p.target_value)?,
+            actual: rule.actual(approved.remove(&p.id).unwrap_or_default()),
+        });
+    }
+    let mut shares: BTreeMap<(Uuid, i32, Uuid), Figures> = BTreeMap::new();
+    for i in &indicators {
+        let Some(standard) = i.standard_indicator_id else {
+            continue;
+        };
+        let periods = by_indicator.remove(&i.id).unwrap_or_default();
+        let mut years: Vec<i32> = periods.iter().map(|p| p.end.year()).collect();
+        years.dedup();
+        years.push(ALL_YEARS);
+        for year in years {
+            let counted: Vec<&Counting> = periods
+                .iter()
+                .filter(|p| year == ALL_YEARS || p.end.year() == year)
+                .collect();
+            let f = shares.entry((standard, year, i.project_id)).or_default();
+            contribute(i, &counted, f)?;
+        }
+    }
+    Ok(shares
+        .into_iter()
+        .map(
+            |((standard_indicator_id, year, project_id), f)| indicator_tally::Model {
+                standard_indicator_id,
+                year,
+                project_id,
+                indicators: f.indicators,
+                baseline: f.baseline.map(|d| d.normalize().to_string()),
+                target: f.target.map(|d| d.normalize().to_string()),
+                actual: f.actual.map(|d| d.normalize().to_string()),
+                numerator: f.numerator.map(|d| d.normalize().to_string()),
+                denominator: f.denominator.map(|d| d.normalize().to_string()),
+            },
+        )
+        .collect())
+}
+
+/// What one indicator adds to a share, from its periods in the year (in order of their end).
+fn contribute(i: &indicator::Model, periods: &[&Counting], f: &mut Figures) -> Result<(), DbErr> {
+    f.indicators += 1;
+    if i.measure == Measure::Percentage {
+        let counted: Vec<&&Counting> = if i.cumulative {
+            periods
+                .iter()
+                .rev()
+                .find(|p| p.actual.parts.is_some())
+                .into_iter()
+                .collect()
+        } else {
+            periods.iter().collect()
+        };
+        for p in counted {
+            if let Some((n, d)) = p.actual.parts {
+                add(&mut f.numerator, Some(n.decimal()))?;
+                add(&mut f.denominator, Some(d.decimal()))?;
+            }
+        }
+        return Ok(());
+    }
+    add(&mut f.baseline, decimal(&i.baseline_value)?)?;
+    let actual = |p: &&&Counting| p.actual.value.map(Value::decimal);
+    if i.cumulative {
+        add(&mut f.target, periods.iter().rev().find_map(|p| p.target))?;
+        add(&mut f.actual, periods.iter().rev().find_map(|p| actual(&p)))?;
+    } else {
+        for p in periods {
+            add(&mut f.target, p.target)?;
+            add(&mut f.actual, actual(&p))?;
+        }
+    }
+    Ok(())
+}
+
+/// Replaces a project's share with a fresh count (the project's row is
+/// locked by the unit of work that changed its results).
+pub async fn refresh(db: &impl ConnectionTrait, project_id: Uuid) -> Result<(), DbErr> {
+    indicator_tally::Entity::delete_many()
+        .filter(indicator_tally::Column::ProjectId.eq(project_id))
+        .exec(db)
+        .await?;
+    insert(db, count_project(db, project_id).await?).await
+}
+
+async fn insert(db: &impl ConnectionTrait, rows: Vec<indicator_tally::Model>) -> Result<(), DbErr> {
+    for chunk in rows.chunks(500) {
+        let models: Vec<indicator_tally::ActiveModel> = chunk.iter().cloned().map(Into::into).collect();
+        indicator_tally::Entity::insert_many(models)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The projects with an indicator linked to a standard one.
+async fn linked_projects(db: &impl ConnectionTrait) -> Result<Vec<Uuid>, DbErr> {
+    let mut ids: Vec<Uuid> = indicator::Entity::find()
+        .select_only()
+        .column(indicator::Column::ProjectId)
+        .filter(indicator::Column::StandardIndicatorId.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Every share counted afresh, in key order, a few hundred projects at a time.
+async fn count_all(db: &impl ConnectionTrait) -> Result<Vec<indicator_tally::Model>, DbErr> {
+    let mut all = Vec::new();
+    for chunk in linked_projects(db).await?.chunks(500) {
+        all.extend(count_projects(db, chunk).await?);
+    }
+    all.sort_by_key(|r| (r.standard_indicator_id, r.year, r.project_id));
+    Ok(all)
+}
+
+/// Replaces every share with a fresh count (`tallies rebuild`, and after a bulk seed).
+pub async fn rebuild(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    indicator_tally::Entity::delete_many().exec(db).await?;
+    insert(db, count_all(db).await?).await
+}
+
+/// Every share whose stored row differs from a fresh count, for a person.
+pub async fn differences(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    let counted = count_all(db).await?;
+    let mut stored = indicator_tally::Entity::find().all(db).await?;
+    stored.sort_by_key(|r| (r.standard_indicator_id, r.year, r.project_id));
+    if counted == stored {
+        return Ok(Vec::new());
+    }
+    let key = |r: &indicator_tally::Model| (r.standard_indicator_id, r.year, r.project_id);
+    let mut out = Vec::new();
+    for c in &counted {
+        match stored.iter().find(|s| key(s) == key(c)) {
+            Some(s) if s == c => {}
+            s => out.push(format!("indicator share {:?}: stored {s:?}, counted {c:?}", key(c))),
+        }
+    }
+    for s in stored.iter().filter(|s| !counted.iter().any(|c| key(c) == key(s))) {
+        out.push(format!("indicator share {:?}: stored {s:?}, counted nothing", key(s)));
+    }
+    Ok(out)
+}
+
+/// Which projects count towards a standard indicator's progress.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    /// Periods ending in this year (else every period).
+    pub year: Option<i32>,
+    /// Projects with a grant of this fund that is approved, active or completed.
+    pub fund_id: Option<Uuid>,
+    pub country: Option<String>,
+    pub alliance_id: Option<Uuid>,
+}
+
+/// A standard indicator's progress over the projects in scope: exact sums.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    pub baseline: Option<Decimal>,
+    pub target: Option<Decimal>,
+    pub actual: Option<Decimal>,
+    pub projects: u64,
+    pub indicators: u64,
+}
+
+/// Sums the shares of the projects in scope.
+pub async fn progress(
+    db: &impl ConnectionTrait,
+    standard_indicator_id: Uuid,
+    measure: Measure,
+    scope: &Scope,
+) -> Result<Progress, DbErr> {
+    let mut select = indicator_tally::Entity::find()
+        .filter(indicator_tally::Column::StandardIndicatorId.eq(standard_indicator_id))
+        .filter(indicator_tally::Column::Year.eq(scope.year.unwrap_or(ALL_YEARS)));
+    if let Some(fund) = scope.fund_id {
+        let funded = [GrantStatus::Approved, GrantStatus::Active, GrantStatus::Completed];
+        select = select.filter(
+            indicator_tally::Column::ProjectId.in_subquery(
+                Query::select()
+                    .column(grant::Column::ProjectId)
+                    .from(grant::Entity)
+                    .and_where(Expr::col(grant::Column::FundId).eq(fund))
+                    .and_where(Expr::col(grant::Column::Status).is_in(funded.map(|s| s.as_str())))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(country) = &scope.country {
+        select = select.filter(
+            indicator_tally::Column::ProjectId.in_subquery(
+                Query::select()
+                    .column(project_country::Column::ProjectId)
+                    .from(project_country::Entity)
+                    .and_where(Expr::col(project_country::Column::Country).eq(country.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(alliance) = scope.alliance_id {
+        select = select.filter(
+            indicator_tally::Column::ProjectId.in_subquery(
+                Query::select()
+                    .column(project::Column::Id)
+                    .from(project::Entity)
+                    .and_where(Expr::col(project::Column::AllianceId).eq(alliance))
+                    .to_owned(),
+            ),
+        );
+    }
+    sum(&select.all(db).await?, measure)
+}
+
+/// Every standard indicator's progress over every project and period, by id.
+pub async fn progress_of_all(
+    db: &impl ConnectionTrait,
+    measures: &HashMap<Uuid, Measure>,
+) -> Result<HashMap<Uuid, Progress>, DbErr> {
+    let mut rows: HashMap<Uuid, Vec<indicator_tally::Model>> = HashMap::new();
+    for r in indicator_tally::Entity::find()
+        .filter(indicator_tally::Column::Year.eq(ALL_YEARS))
+        .all(db)
+        .await?
+    {
+        rows.entry(r.standard_indicator_id).or_default().push(r);
+    }
+    measures
+        .iter()
+        .map(|(id, measure)| Ok((*id, sum(rows.get(id).map(Vec::as_slice).unwrap_or_default(), *measure)?)))
+        .collect()
+}
+
+/// The progress the shares add up to.
+fn sum(rows: &[indicator_tally::Model], measure: Measure) -> Result<Progress, DbErr> {
+    let mut total = Figures::default();
+    let mut out = Progress::default();
+    for r in rows {
+        out.projects += 1;
+        out.indicators += u64::try_from(r.indicators).unwrap_or_default();
+        add(&mut total.baseline, decimal(&r.baseline)?)?;
+        add(&mut total.target, decimal(&r.target)?)?;
+        add(&mut total.actual, decimal(&r.actual)?)?;
+        add(&mut total.numerator, decimal(&r.numerator)?)?;
+        add(&mut total.denominator, decimal(&r.denominator)?)?;
+    }
+    out.baseline = total.baseline;
+    out.target = total.target;
+    out.actual = match measure {
+        Measure::Percentage => match (total.numerator, total.denominator) {
+            (Some(n), Some(d)) => results::percent_of(n, d),
+            _ => None,
+        },
+        _ => total.actual,
+    };
+    Ok(out)
+}
