@@ -33,6 +33,7 @@
       by_alliance: 'Disbursed by alliance',
       indicators: 'Results: standard indicators',
       indicator: 'Indicator',
+      period: 'Period',
       baseline: 'Baseline',
       target: 'Target',
       actual: 'Actual',
@@ -118,6 +119,7 @@
       by_alliance: '按联盟的拨付',
       indicators: '成果：标准指标',
       indicator: '指标',
+      period: '期间',
       baseline: '基线',
       target: '目标',
       actual: '实际',
@@ -690,6 +692,34 @@
           ),
           h('p', { class: 'note' }, h('span', { class: 'code' }, st.code), ' · ' + t('as_of') + ' ' + st.as_of),
         );
+      }),
+      panel('status-indicators', async (el) => {
+        // Each indicator's latest period: its target and what approved updates add up to.
+        const list = await api('/projects/' + id + '/indicators?limit=50');
+        if (list.items.length === 0) {
+          el.replaceChildren(h('p', { class: 'empty' }, t('empty')));
+          return;
+        }
+        const unitOf = (i) => (i.measure === 'percentage' ? '%' : i.unit || '');
+        const figure = (v, unit) => (v == null ? '–' : groupDigits(v) + (unit ? ' ' + unit : ''));
+        const head = ['indicator', 'period', 'target', 'actual'].map((k) => h('th', { scope: 'col' }, t(k)));
+        const rows = list.items.map(({ indicator: i, periods }) => {
+          const p = periods[periods.length - 1];
+          const actual = p && p.actual ? (i.measure === 'qualitative' ? p.actual.narrative : p.actual.value) : null;
+          return h(
+            'tr',
+            { 'data-indicator-id': i.id },
+            h('th', { scope: 'row' }, local(i.title)),
+            h('td', {}, p ? p.period_start + ' – ' + p.period_end : '–'),
+            h('td', {}, figure(p && p.target ? p.target.value : null, unitOf(i))),
+            h(
+              'td',
+              { 'data-field': 'actual', 'data-value': actual == null ? '' : actual },
+              i.measure === 'qualitative' ? actual || '–' : figure(actual, unitOf(i)),
+            ),
+          );
+        });
+        el.replaceChildren(h('table', { class: 'figures-table' }, h('thead', {}, h('tr', {}, ...head)), h('tbody', {}, ...rows)));
       }),
       panel('status-milestones', async (el) => {
         const list = await api('/projects/' + id + '/milestones?limit=50');

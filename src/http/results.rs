@@ -10,7 +10,7 @@ use super::pagination::{Page, PageRequest};
 use super::reply::{Reply, Versioned};
 use crate::app::access::{self, Lock};
 use crate::app::results::standard::{self, Progress, StandardIndicator};
-use crate::app::results::{self, Baseline, Indicator, Period, ProjectResult, Target, Update};
+use crate::app::results::{self, Baseline, Indicator, IndicatorProgress, Period, ProjectResult, Target, Update};
 use crate::domain::results::{Dimension, Disaggregation, Measure, ResultType, UpdateStatus, Value};
 use crate::domain::{Code, CountryCode, Date, Line, LongText, Note, ShortText};
 use crate::entities::{indicator, indicator_period, indicator_update, result, standard_indicator};
@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(standard_progress))
         .routes(routes!(list_results, create_result))
         .routes(routes!(get_result, patch_result, delete_result))
+        .routes(routes!(project_indicators))
         .routes(routes!(list_indicators, create_indicator))
         .routes(routes!(get_indicator, patch_indicator))
         .routes(routes!(list_periods, create_period))
@@ -407,6 +408,24 @@ crate::input! {
         baseline: Option<Baseline>,
         dimensions: Vec<Dimension>,
     }
+}
+
+#[utoipa::path(get, path = "/projects/{id}/indicators", tag = "results", params(("id" = Uuid, Path), PageParams),
+    responses((status = 200, description = "Every indicator of the project's results, oldest first, each with its \
+        periods (targets and actuals): a project's progress in one request", body = Page<IndicatorProgress>)))]
+async fn project_indicators(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(q): Query<PageParams>,
+) -> ApiResult<axum::Json<Page<IndicatorProgress>>> {
+    access::project(&state.db, &caller, id, Lock::No).await?;
+    let select = indicator::Entity::find().filter(indicator::Column::ProjectId.eq(id));
+    let page = page_of(&state, select, indicator::Column::Id, q, |r| r.id, Ok).await?;
+    Ok(axum::Json(Page {
+        items: results::progress_of(&state.db, page.items).await?,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[utoipa::path(get, path = "/results/{id}/indicators", tag = "results", params(("id" = Uuid, Path), PageParams),

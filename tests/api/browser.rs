@@ -612,6 +612,28 @@ async fn project_status(c: &Client, base: &str, viewer: &str) {
         css(c, "#status-title").await.text().await.expect("title"),
         status["title"]["en"].as_str().unwrap_or("")
     );
+    let indicators = api(base, viewer, &format!("/projects/{id}/indicators?limit=50")).await;
+    let items = indicators["items"].as_array().expect("indicators");
+    assert!(!items.is_empty(), "the first demo project reports on a result");
+    assert_eq!(
+        all(c, "#status-indicators tr[data-indicator-id]").await.len(),
+        items.len()
+    );
+    for i in items {
+        let latest = i["periods"].as_array().and_then(|p| p.last()).expect("a period");
+        let cell = css(
+            c,
+            &format!(
+                "#status-indicators tr[data-indicator-id='{}'] [data-field='actual']",
+                i["indicator"]["id"].as_str().unwrap_or("")
+            ),
+        )
+        .await;
+        assert_eq!(
+            attr(&cell, "data-value").await,
+            latest["actual"]["value"].as_str().unwrap_or("")
+        );
+    }
     let counts = &status["indicators"];
     let reported = css(c, "#status-panel [data-field='indicators']")
         .await

@@ -321,16 +321,14 @@ fn rule(i: &indicator::Model) -> Rule {
     }
 }
 
-/// The periods with their actuals: one query for the approved updates of them all.
-pub async fn periods_with_actuals(
+/// The approved updates of these periods, as their actuals count them, by period.
+async fn approved_of(
     db: &impl ConnectionTrait,
-    indicator: &indicator::Model,
-    rows: Vec<indicator_period::Model>,
-) -> AppResult<Vec<Period>> {
-    let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
+    periods: impl IntoIterator<Item = Uuid>,
+) -> AppResult<std::collections::HashMap<Uuid, Vec<Counted>>> {
     let mut approved: std::collections::HashMap<Uuid, Vec<Counted>> = std::collections::HashMap::new();
     for u in indicator_update::Entity::find()
-        .filter(indicator_update::Column::PeriodId.is_in(ids))
+        .filter(indicator_update::Column::PeriodId.is_in(periods))
         .filter(indicator_update::Column::Status.eq(UpdateStatus::Approved))
         .all(db)
         .await?
@@ -338,12 +336,66 @@ pub async fn periods_with_actuals(
         let counted = u.counted().map_err(AppError::corrupt)?;
         approved.entry(u.period_id).or_default().push(counted);
     }
+    Ok(approved)
+}
+
+/// Periods of one indicator with their actuals, from the approved updates read.
+fn with_actuals(
+    indicator: &indicator::Model,
+    rows: Vec<indicator_period::Model>,
+    approved: &mut std::collections::HashMap<Uuid, Vec<Counted>>,
+) -> AppResult<Vec<Period>> {
     let rule = rule(indicator);
     rows.into_iter()
         .map(|row| {
             let mut p = Period::try_from(row)?;
             p.actual = Some(rule.actual(approved.remove(&p.id).unwrap_or_default()));
             Ok(p)
+        })
+        .collect()
+}
+
+/// The periods with their actuals: one query for the approved updates of them all.
+pub async fn periods_with_actuals(
+    db: &impl ConnectionTrait,
+    indicator: &indicator::Model,
+    rows: Vec<indicator_period::Model>,
+) -> AppResult<Vec<Period>> {
+    let mut approved = approved_of(db, rows.iter().map(|p| p.id)).await?;
+    with_actuals(indicator, rows, &mut approved)
+}
+
+/// An indicator with its periods and their actuals: how far it has come.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndicatorProgress {
+    pub indicator: Indicator,
+    /// Oldest first.
+    pub periods: Vec<Period>,
+}
+
+/// The indicators with their periods' actuals: two queries for them all.
+pub async fn progress_of(
+    db: &impl ConnectionTrait,
+    indicators: Vec<indicator::Model>,
+) -> AppResult<Vec<IndicatorProgress>> {
+    let mut periods: std::collections::HashMap<Uuid, Vec<indicator_period::Model>> = std::collections::HashMap::new();
+    for p in indicator_period::Entity::find()
+        .filter(indicator_period::Column::IndicatorId.is_in(indicators.iter().map(|i| i.id)))
+        .order_by_asc(indicator_period::Column::PeriodStart)
+        .all(db)
+        .await?
+    {
+        periods.entry(p.indicator_id).or_default().push(p);
+    }
+    let mut approved = approved_of(db, periods.values().flatten().map(|p| p.id)).await?;
+    indicators
+        .into_iter()
+        .map(|i| {
+            let rows = periods.remove(&i.id).unwrap_or_default();
+            Ok(IndicatorProgress {
+                periods: with_actuals(&i, rows, &mut approved)?,
+                indicator: Indicator::try_from(i)?,
+            })
         })
         .collect()
 }
