@@ -31,8 +31,8 @@ RAW = "target/release/bench_raw"
 ADMIN = "bench-admin-secret"
 PORT, REF_PORT, RAW_PORT, HOOK_PORT = 18080, 18081, 18082, 18090
 CONNECTIONS = 64
-# Bumped when `seed synthetic` makes other data (2: results and indicators), so an old database is not reused.
-DATA = 2
+# Bumped when `seed synthetic` or its schema changes (2: results and indicators; 3: their indexes), so an old database is not reused.
+DATA = 3
 
 
 def sh(cmd, **kw):

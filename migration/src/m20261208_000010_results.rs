@@ -85,6 +85,9 @@ impl MigrationTrait for Migration {
             &["indicator_id", "period_start"],
         ))
         .await?;
+        // A project's periods are read by every recount of its share and by the exports.
+        m.create_index(index("indicator_periods", "indicator_periods_project", &["project_id"]))
+            .await?;
 
         m.create_table(
             resource("indicator_updates")
@@ -116,6 +119,12 @@ impl MigrationTrait for Migration {
             "indicator_updates",
             "indicator_updates_project",
             &["project_id", "status"],
+        ))
+        .await?;
+        m.create_index(index(
+            "indicator_updates",
+            "indicator_updates_indicator",
+            &["indicator_id"],
         ))
         .await?;
 

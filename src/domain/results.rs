@@ -116,13 +116,13 @@ impl Value {
         self.0.normalize().to_string()
     }
 
-    /// A sum of values; `None` past the range a value may hold.
+    /// A sum of values; `None` past the range a value may hold (10^15).
     pub fn sum(values: impl IntoIterator<Item = Value>) -> Option<Value> {
         let mut total = Decimal::ZERO;
         for v in values {
             total = total.checked_add(v.0)?;
         }
-        Some(Value(total))
+        (total.abs() <= Decimal::from(MAX_VALUE)).then_some(Value(total))
     }
 
     pub fn is_positive(self) -> bool {
@@ -343,6 +343,13 @@ impl Rule {
         updates.sort_by_key(|u| (u.reported_on, u.created_at));
         let narrative = updates.iter().rev().find_map(|u| u.narrative.clone());
         let n = updates.len() as u32;
+        // Each dimension value of a cumulative indicator: the latest update that reports it.
+        let mut latest_parts: BTreeMap<(String, String), Decimal> = BTreeMap::new();
+        if self.cumulative {
+            for d in updates.iter().flat_map(|u| &u.disaggregations) {
+                latest_parts.insert((d.dimension.clone(), d.value.clone()), d.amount.0);
+            }
+        }
         let counted: Vec<Counted> = if self.cumulative {
             updates.pop().into_iter().collect()
         } else {
@@ -368,9 +375,11 @@ impl Rule {
             }
             Measure::Unit => {
                 actual.value = Value::sum(counted.iter().filter_map(|u| u.value));
-                let mut by: BTreeMap<(String, String), Decimal> = BTreeMap::new();
-                for d in counted.iter().flat_map(|u| &u.disaggregations) {
-                    *by.entry((d.dimension.clone(), d.value.clone())).or_default() += d.amount.0;
+                let mut by: BTreeMap<(String, String), Decimal> = latest_parts;
+                if !self.cumulative {
+                    for d in counted.iter().flat_map(|u| &u.disaggregations) {
+                        *by.entry((d.dimension.clone(), d.value.clone())).or_default() += d.amount.0;
+                    }
                 }
                 actual.disaggregations = by
                     .into_iter()
@@ -475,6 +484,31 @@ mod tests {
         assert_eq!((a.value, a.narrative.as_deref()), (None, Some("day 4")));
 
         assert_eq!(sum.actual(Vec::new()), Actual::default());
+    }
+
+    #[test]
+    fn a_cumulative_breakdown_takes_each_value_from_the_latest_update_reporting_it() {
+        let part = |value: &str, amount: &str| Disaggregation {
+            dimension: "sex".into(),
+            value: value.into(),
+            amount: v(amount),
+        };
+        let mut march = update(1, Some("10"), None);
+        march.disaggregations = vec![part("female", "6"), part("male", "4")];
+        let april = update(2, Some("12"), None);
+        let mut may = update(3, Some("15"), None);
+        may.disaggregations = vec![part("female", "9"), part("male", "6")];
+        let rule = Rule {
+            measure: Measure::Unit,
+            cumulative: true,
+        };
+        let a = rule.actual(vec![march.clone(), april.clone()]);
+        assert_eq!(a.value, Some(v("12")));
+        assert_eq!(a.disaggregations, [part("female", "6"), part("male", "4")]);
+        let a = rule.actual(vec![march, april, may]);
+        assert_eq!(a.disaggregations, [part("female", "9"), part("male", "6")]);
+        // Sums stay within a value's range, or say they cannot.
+        assert_eq!(Value::sum([v("1000000000000000"), v("1")]), None);
     }
 
     #[test]

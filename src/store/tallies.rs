@@ -439,6 +439,21 @@ pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr
         return Ok(Vec::new());
     }
     let txn = super::begin_immediate(db).await?;
+    let stale: Vec<String> = stale_tally::Entity::find()
+        .lock(LockType::Update)
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    // Zones first (the milestone tallies count per zone), and before the
+    // tables are locked: refreshing them locks project rows, which a writer
+    // holding a project waits to add to the tallies with (one lock order).
+    if stale.iter().any(|name| name == "zones") {
+        super::zones::refresh_all(&txn)
+            .await
+            .map_err(|e| DbErr::Custom(format!("refreshing the projects' zones: {e}")))?;
+    }
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_raw(Statement::from_string(
             DatabaseBackend::Postgres,
@@ -446,22 +461,9 @@ pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr
         ))
         .await?;
     }
-    let mut stale: Vec<String> = stale_tally::Entity::find()
-        .lock(LockType::Update)
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
-    // Zones first: the milestone tallies count per zone.
-    stale.sort_by_key(|name| name != "zones");
     for name in &stale {
         match name.as_str() {
-            "zones" => {
-                super::zones::refresh_all(&txn)
-                    .await
-                    .map_err(|e| DbErr::Custom(format!("refreshing the projects' zones: {e}")))?;
-            }
+            "zones" => {}
             "dashboard" => {
                 let tally = count_dashboard(&txn).await?;
                 dashboard_tally::Entity::delete_many().exec(&txn).await?;

@@ -318,6 +318,32 @@ async fn bad_figures_are_refused_field_by_field_and_nothing_is_stored() {
         assert!(r.fields().contains(&"value".to_owned()), "{:?}", r.fields());
         assert_eq!(app.get(&updates).await.body["items"], json!([]), "nothing stored");
 
+        let share = indicator(&app, &res, json!({"title": {"en": "share"}, "measure": "percentage"})).await;
+        let share_period = period(&app, &share, "2025-01-01", "2025-12-31", None).await;
+        let r = app
+            .post(&format!("/api/v1/periods/{share_period}/updates"), json!({"denominator": "10"}))
+            .await;
+        assert_eq!(r.fields(), ["numerator"], "no word on a denominator that is fine: {}", r.body);
+        let r = app
+            .post(&format!("/api/v1/periods/{share_period}/updates"), json!({"numerator": "-1", "denominator": "10"}))
+            .await;
+        assert_eq!(r.fields(), ["numerator"], "{}", r.body);
+
+        // An actual stays within 10^15: the approval that would pass it is refused.
+        let big = indicator(&app, &res, json!({"title": {"en": "big"}, "measure": "unit", "unit": "t"})).await;
+        let big_period = period(&app, &big, "2025-01-01", "2025-12-31", None).await;
+        approved(&app, &app.admin, &big_period, json!({"value": "1000000000000000"})).await;
+        let r = app
+            .post(&format!("/api/v1/periods/{big_period}/updates"), json!({"value": "0.000001"}))
+            .await;
+        let one_more = created(&r, "update");
+        let moves = format!("/api/v1/updates/{one_more}/transitions");
+        assert_eq!(app.post(&moves, json!({"to": "submitted"})).await.status, StatusCode::OK);
+        let r = app.post(&moves, json!({"to": "approved"})).await;
+        assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "out_of_range"), "{}", r.body);
+        let r = app.get(&format!("/api/v1/periods/{big_period}")).await;
+        assert_eq!(actual(&r)["value"], "1000000000000000");
+
         // The measure is fixed once a period exists.
         let r = app.patch(&format!("/api/v1/indicators/{ind}"), json!({"measure": "percentage"})).await;
         assert_eq!((r.status, r.code()), (StatusCode::CONFLICT, "invalid_state"), "{}", r.body);

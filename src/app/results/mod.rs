@@ -23,7 +23,8 @@ use crate::entities::{indicator, indicator_period, indicator_update, result, sta
 use crate::store::outbox::Audience;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Select, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -588,7 +589,8 @@ async fn check_indicator(
         );
     }
     if let Some(id) = standard {
-        match standard_indicator::Entity::find_by_id(id).one(db).await? {
+        // Shared lock: a concurrent change of its measure waits, or is seen (see `standard::update`).
+        match standard_indicator::Entity::find_by_id(id).lock_shared().one(db).await? {
             None => fail("standard_indicator_id", "no such standard indicator".into()),
             Some(s) if s.measure != measure || s.unit.as_deref() != unit => fail(
                 "standard_indicator_id",
@@ -615,8 +617,10 @@ fn set_baseline(row: &mut indicator::ActiveModel, b: Option<&Baseline>) {
 }
 
 pub async fn create_indicator(uow: &mut UnitOfWork, result_id: Uuid, new: NewIndicator) -> AppResult<Indicator> {
-    let result = seen_result(uow.db(), uow.actor(), result_id).await?;
-    admin_holds(uow, result.project_id).await?;
+    let found = seen_result(uow.db(), uow.actor(), result_id).await?;
+    admin_holds(uow, found.project_id).await?;
+    // Read again under the project's lock: it may have been deleted meanwhile.
+    let result: result::Model = versioned::locked(uow.db(), result_id).await?;
     let unit = new.unit.map(Line::into_string);
     check_indicator(
         uow.db(),
@@ -793,8 +797,10 @@ fn set_target(row: &mut indicator_period::ActiveModel, t: Option<&Target>) {
 }
 
 pub async fn create_period(uow: &mut UnitOfWork, indicator_id: Uuid, new: NewPeriod) -> AppResult<Period> {
-    let found = seen_indicator(uow.db(), uow.actor(), indicator_id).await?;
-    admin_holds(uow, found.project_id).await?;
+    let seen = seen_indicator(uow.db(), uow.actor(), indicator_id).await?;
+    admin_holds(uow, seen.project_id).await?;
+    // Read again under the project's lock: its measure may have changed meanwhile.
+    let found: indicator::Model = versioned::locked(uow.db(), indicator_id).await?;
     check_period(
         uow.db(),
         &found,
@@ -914,6 +920,12 @@ fn figures(
                     "a percentage is computed from numerator and denominator; send those",
                 );
             }
+            if numerator.is_some_and(|n| n.decimal().is_sign_negative()) {
+                fail(
+                    "numerator",
+                    "may not be negative: a percentage is a share of the denominator",
+                );
+            }
             match (numerator, denominator) {
                 (Some(n), Some(d)) if d.is_positive() => {
                     out.value = results::percentage(n, d);
@@ -929,7 +941,8 @@ fn figures(
                     }
                     match d {
                         None => fail("denominator", "is required for a percentage"),
-                        Some(_) => fail("denominator", "must be greater than 0"),
+                        Some(d) if !d.is_positive() => fail("denominator", "must be greater than 0"),
+                        Some(_) => {}
                     }
                 }
             }
@@ -1096,6 +1109,27 @@ pub async fn update_update(uow: &mut UnitOfWork, id: Uuid, expected: Expected, c
     Ok(view)
 }
 
+/// Refuses an approval that would take its period's actual past the range
+/// a value may hold (10^15): the figure would no longer be exact or valid.
+async fn fits_the_actual(
+    db: &impl ConnectionTrait,
+    indicator: &indicator::Model,
+    update: &indicator_update::Model,
+) -> AppResult<()> {
+    let mut counted = approved_of(db, [update.period_id])
+        .await?
+        .remove(&update.period_id)
+        .unwrap_or_default();
+    counted.push(update.counted().map_err(AppError::corrupt)?);
+    if indicator.measure.has_values() && rule(indicator).actual(counted).value.is_none() {
+        return Err(AppError::conflict(
+            "out_of_range",
+            "approving this update would take the period's actual past 10^15",
+        ));
+    }
+    Ok(())
+}
+
 /// A move of the review: submit (the author's side), approve or return (admins).
 /// Announced as `indicator_update.submitted|approved|returned`.
 pub async fn transition_update(
@@ -1104,7 +1138,7 @@ pub async fn transition_update(
     to: UpdateStatus,
     note: Option<Note>,
 ) -> AppResult<Update> {
-    let (current, period, _) = for_change(uow, id).await?;
+    let (current, period, indicator) = for_change(uow, id).await?;
     if to.is_review() {
         uow.actor().require_admin()?;
     } else {
@@ -1117,6 +1151,9 @@ pub async fn transition_update(
         .status
         .check_move(to)
         .map_err(|m| AppError::conflict("invalid_transition", m.0))?;
+    if to == UpdateStatus::Approved {
+        fits_the_actual(uow.db(), &indicator, &current).await?;
+    }
     let (action, event) = match to {
         UpdateStatus::Submitted => ("transition:submitted", "submitted"),
         UpdateStatus::Approved => ("transition:approved", "approved"),
