@@ -1,7 +1,8 @@
 //! Results and indicators (SPEC §6): standard indicators, a project's
 //! results, their indicators, reporting periods and the updates partners
 //! report, and `indicator_tallies`, each project's share of every standard
-//! indicator's progress. Indicator values are decimal strings (TEXT): up to
+//! indicator's progress, and `indicator_totals`, those shares summed per
+//! standard indicator and year. Indicator values are decimal strings (TEXT): up to
 //! 10^15 with 6 places does not fit a BIGINT of micro-units, and no value
 //! may pass through a float.
 
@@ -151,11 +152,27 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(index("indicator_tallies", "indicator_tallies_project", &["project_id"]))
-            .await
+            .await?;
+
+        // The shares summed per standard indicator and year: each figure's
+        // sum and how many shares carry it (none: the figure is null).
+        let mut totals = Table::create()
+            .table("indicator_totals")
+            .col(uuid("standard_indicator_id"))
+            .col(integer("year"))
+            .col(big_integer("projects"))
+            .col(big_integer("indicators"))
+            .primary_key(Index::create().col("standard_indicator_id").col("year"))
+            .take();
+        for figure in ["baseline", "target", "actual", "numerator", "denominator"] {
+            totals.col(string(figure)).col(big_integer(format!("{figure}_count")));
+        }
+        m.create_table(totals).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for t in [
+            "indicator_totals",
             "indicator_tallies",
             "indicator_updates",
             "indicator_periods",

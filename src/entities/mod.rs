@@ -59,6 +59,7 @@ pub mod idempotency_key;
 pub mod indicator;
 pub mod indicator_period;
 pub mod indicator_tally;
+pub mod indicator_total;
 pub mod indicator_update;
 pub mod institution;
 pub mod ledger_entry;

@@ -1,13 +1,17 @@
 //! Each project's share of every standard indicator's progress
-//! (`indicator_tallies`), so `/standard-indicators/{id}/progress` sums a
-//! few rows per linked project instead of every period and update.
+//! (`indicator_tallies`), and those shares summed per standard indicator
+//! and year (`indicator_totals`): `/standard-indicators/{id}/progress` over
+//! every project reads one total row, and filtered by fund, country or
+//! alliance sums the shares of the projects in scope, never periods or
+//! updates.
 //!
 //! A share is one row per standard indicator, project and year (a period
 //! counts in the year it ends; year 0 counts every period), holding the
 //! number of linked indicators and the sums of their baselines, targets
 //! and actuals, and for percentages the sums of the parts. [`count_project`]
 //! is the one definition of a share; a write of a project's results holds
-//! the project and replaces its rows when it commits ([`refresh`]).
+//! the project and, when it commits, replaces its rows and moves the
+//! totals by the difference ([`refresh`]).
 //!
 //! What one indicator contributes to a year: its baseline; its targets
 //! and actuals of the periods in the year, summed, or for a cumulative
@@ -21,12 +25,14 @@
 use crate::domain::results::{self, Counted, Measure, Rule, UpdateStatus, Value};
 use crate::domain::status::GrantStatus;
 use crate::entities::{
-    grant, indicator, indicator_period, indicator_tally, indicator_update, project, project_country,
+    grant, indicator, indicator_period, indicator_tally, indicator_total, indicator_update, project, project_country,
 };
 use chrono::Datelike;
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
@@ -191,14 +197,180 @@ fn contribute(i: &indicator::Model, periods: &[&Counting], f: &mut Figures) -> R
     Ok(())
 }
 
-/// Replaces a project's share with a fresh count (the project's row is
-/// locked by the unit of work that changed its results).
+/// Replaces a project's share with a fresh count and moves the totals by
+/// the difference (the project's row is locked by the unit of work that
+/// changed its results). Total rows are locked in key order, so writers of
+/// different projects never deadlock on them.
 pub async fn refresh(db: &impl ConnectionTrait, project_id: Uuid) -> Result<(), DbErr> {
+    let key = |r: &indicator_tally::Model| (r.standard_indicator_id, r.year);
+    let mut old = indicator_tally::Entity::find()
+        .filter(indicator_tally::Column::ProjectId.eq(project_id))
+        .all(db)
+        .await?;
+    old.sort_by_key(key);
+    let new = count_project(db, project_id).await?;
+    if old == new {
+        return Ok(());
+    }
     indicator_tally::Entity::delete_many()
         .filter(indicator_tally::Column::ProjectId.eq(project_id))
         .exec(db)
         .await?;
-    insert(db, count_project(db, project_id).await?).await
+    let mut moves: BTreeMap<(Uuid, i32), Total> = BTreeMap::new();
+    for r in &old {
+        moves.entry(key(r)).or_default().add_share(r, -1)?;
+    }
+    for r in &new {
+        moves.entry(key(r)).or_default().add_share(r, 1)?;
+    }
+    insert(db, new).await?;
+    for (key, by) in moves {
+        if by != Total::default() {
+            move_total(db, key, &by).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds `by` to a total row, which it creates if missing and deletes once no project counts in it.
+async fn move_total(db: &impl ConnectionTrait, (id, year): (Uuid, i32), by: &Total) -> Result<(), DbErr> {
+    let zero: indicator_total::ActiveModel = Total::default().row(id, year).into();
+    indicator_total::Entity::insert(zero)
+        .on_conflict(
+            OnConflict::columns([
+                indicator_total::Column::StandardIndicatorId,
+                indicator_total::Column::Year,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    let row = indicator_total::Entity::find_by_id((id, year))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::Custom("a standard indicator's total went missing".into()))?;
+    let mut total = Total::read(&row)?;
+    total.add(by)?;
+    if total.projects == 0 {
+        indicator_total::Entity::delete_by_id((id, year)).exec(db).await?;
+    } else {
+        let mut active: indicator_total::ActiveModel = total.row(id, year).into();
+        active = active.reset_all();
+        active.update(db).await?;
+    }
+    Ok(())
+}
+
+/// Shares summed: how many projects and indicators, and each figure's sum
+/// over the shares that carry it (with how many do, so that a figure no
+/// share carries stays null rather than becoming 0).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Total {
+    projects: i64,
+    indicators: i64,
+    /// baseline, target, actual, numerator, denominator.
+    figures: [(i64, Decimal); 5],
+}
+
+impl Total {
+    fn add_share(&mut self, r: &indicator_tally::Model, sign: i64) -> Result<(), DbErr> {
+        self.projects += sign;
+        self.indicators += sign * r.indicators;
+        let values = [&r.baseline, &r.target, &r.actual, &r.numerator, &r.denominator];
+        for ((n, sum), v) in self.figures.iter_mut().zip(values) {
+            if let Some(d) = decimal(v)? {
+                *n += sign;
+                *sum = checked(sum.checked_add(d * Decimal::from(sign)))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, other: &Total) -> Result<(), DbErr> {
+        self.projects += other.projects;
+        self.indicators += other.indicators;
+        for ((n, sum), (m, more)) in self.figures.iter_mut().zip(other.figures) {
+            *n += m;
+            *sum = checked(sum.checked_add(more))?;
+        }
+        Ok(())
+    }
+
+    fn read(r: &indicator_total::Model) -> Result<Total, DbErr> {
+        let figure = |sum: &String, n: i64| -> Result<(i64, Decimal), DbErr> {
+            Ok((n, decimal(&Some(sum.clone()))?.unwrap_or_default()))
+        };
+        Ok(Total {
+            projects: r.projects,
+            indicators: r.indicators,
+            figures: [
+                figure(&r.baseline, r.baseline_count)?,
+                figure(&r.target, r.target_count)?,
+                figure(&r.actual, r.actual_count)?,
+                figure(&r.numerator, r.numerator_count)?,
+                figure(&r.denominator, r.denominator_count)?,
+            ],
+        })
+    }
+
+    fn row(&self, standard_indicator_id: Uuid, year: i32) -> indicator_total::Model {
+        let [b, t, a, n, d] = self.figures.map(|(count, sum)| (sum.normalize().to_string(), count));
+        indicator_total::Model {
+            standard_indicator_id,
+            year,
+            projects: self.projects,
+            indicators: self.indicators,
+            baseline: b.0,
+            baseline_count: b.1,
+            target: t.0,
+            target_count: t.1,
+            actual: a.0,
+            actual_count: a.1,
+            numerator: n.0,
+            numerator_count: n.1,
+            denominator: d.0,
+            denominator_count: d.1,
+        }
+    }
+
+    /// The figures as progress shows them: a percentage's actual from its summed parts.
+    fn progress(&self, measure: Measure) -> Progress {
+        let figure = |i: usize| {
+            let (n, sum) = self.figures[i];
+            (n > 0).then_some(sum)
+        };
+        Progress {
+            baseline: figure(0),
+            target: figure(1),
+            actual: match measure {
+                Measure::Percentage => match (figure(3), figure(4)) {
+                    (Some(n), Some(d)) => results::percent_of(n, d),
+                    _ => None,
+                },
+                _ => figure(2),
+            },
+            projects: u64::try_from(self.projects).unwrap_or_default(),
+            indicators: u64::try_from(self.indicators).unwrap_or_default(),
+        }
+    }
+}
+
+fn checked(sum: Option<Decimal>) -> Result<Decimal, DbErr> {
+    sum.ok_or_else(|| DbErr::Custom("a standard indicator's total is out of range".into()))
+}
+
+/// The totals of these shares, by standard indicator and year.
+fn totals_of(shares: &[indicator_tally::Model]) -> Result<BTreeMap<(Uuid, i32), Total>, DbErr> {
+    let mut totals: BTreeMap<(Uuid, i32), Total> = BTreeMap::new();
+    for r in shares {
+        totals
+            .entry((r.standard_indicator_id, r.year))
+            .or_default()
+            .add_share(r, 1)?;
+    }
+    Ok(totals)
 }
 
 async fn insert(db: &impl ConnectionTrait, rows: Vec<indicator_tally::Model>) -> Result<(), DbErr> {
@@ -235,22 +407,44 @@ async fn count_all(db: &impl ConnectionTrait) -> Result<Vec<indicator_tally::Mod
     Ok(all)
 }
 
-/// Replaces every share with a fresh count (`tallies rebuild`, and after a bulk seed).
+/// Replaces every share and total with a fresh count (`tallies rebuild`, and after a bulk seed).
 pub async fn rebuild(db: &impl ConnectionTrait) -> Result<(), DbErr> {
     indicator_tally::Entity::delete_many().exec(db).await?;
-    insert(db, count_all(db).await?).await
+    indicator_total::Entity::delete_many().exec(db).await?;
+    let shares = count_all(db).await?;
+    let totals: Vec<indicator_total::ActiveModel> = totals_of(&shares)?
+        .into_iter()
+        .map(|((id, year), t)| t.row(id, year).into())
+        .collect();
+    insert(db, shares).await?;
+    for chunk in totals.chunks(500) {
+        indicator_total::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
-/// Every share whose stored row differs from a fresh count, for a person.
+/// Every share or total whose stored row differs from a fresh count, for a person.
 pub async fn differences(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
     let counted = count_all(db).await?;
+    let mut out = Vec::new();
+    let mut stored_totals = BTreeMap::new();
+    for r in indicator_total::Entity::find().all(db).await? {
+        stored_totals.insert((r.standard_indicator_id, r.year), Total::read(&r)?);
+    }
+    let counted_totals = totals_of(&counted)?;
+    if stored_totals != counted_totals {
+        out.push(format!(
+            "standard indicator totals: stored {stored_totals:?}, counted {counted_totals:?}"
+        ));
+    }
     let mut stored = indicator_tally::Entity::find().all(db).await?;
     stored.sort_by_key(|r| (r.standard_indicator_id, r.year, r.project_id));
     if counted == stored {
-        return Ok(Vec::new());
+        return Ok(out);
     }
     let key = |r: &indicator_tally::Model| (r.standard_indicator_id, r.year, r.project_id);
-    let mut out = Vec::new();
     for c in &counted {
         match stored.iter().find(|s| key(s) == key(c)) {
             Some(s) if s == c => {}
@@ -291,9 +485,20 @@ pub async fn progress(
     measure: Measure,
     scope: &Scope,
 ) -> Result<Progress, DbErr> {
+    let year = scope.year.unwrap_or(ALL_YEARS);
+    if scope.fund_id.is_none() && scope.country.is_none() && scope.alliance_id.is_none() {
+        // Every project: one row.
+        let total = indicator_total::Entity::find_by_id((standard_indicator_id, year))
+            .one(db)
+            .await?
+            .map(|r| Total::read(&r))
+            .transpose()?
+            .unwrap_or_default();
+        return Ok(total.progress(measure));
+    }
     let mut select = indicator_tally::Entity::find()
         .filter(indicator_tally::Column::StandardIndicatorId.eq(standard_indicator_id))
-        .filter(indicator_tally::Column::Year.eq(scope.year.unwrap_or(ALL_YEARS)));
+        .filter(indicator_tally::Column::Year.eq(year));
     if let Some(fund) = scope.fund_id {
         let funded = [GrantStatus::Approved, GrantStatus::Active, GrantStatus::Completed];
         select = select.filter(
@@ -329,7 +534,8 @@ pub async fn progress(
             ),
         );
     }
-    sum(&select.all(db).await?, measure)
+    let total = totals_of(&select.all(db).await?)?.remove(&(standard_indicator_id, year));
+    Ok(total.unwrap_or_default().progress(measure))
 }
 
 /// Every standard indicator's progress over every project and period, by id.
@@ -337,41 +543,16 @@ pub async fn progress_of_all(
     db: &impl ConnectionTrait,
     measures: &HashMap<Uuid, Measure>,
 ) -> Result<HashMap<Uuid, Progress>, DbErr> {
-    let mut rows: HashMap<Uuid, Vec<indicator_tally::Model>> = HashMap::new();
-    for r in indicator_tally::Entity::find()
-        .filter(indicator_tally::Column::Year.eq(ALL_YEARS))
+    let mut totals: HashMap<Uuid, Total> = HashMap::new();
+    for r in indicator_total::Entity::find()
+        .filter(indicator_total::Column::Year.eq(ALL_YEARS))
         .all(db)
         .await?
     {
-        rows.entry(r.standard_indicator_id).or_default().push(r);
+        totals.insert(r.standard_indicator_id, Total::read(&r)?);
     }
-    measures
+    Ok(measures
         .iter()
-        .map(|(id, measure)| Ok((*id, sum(rows.get(id).map(Vec::as_slice).unwrap_or_default(), *measure)?)))
-        .collect()
-}
-
-/// The progress the shares add up to.
-fn sum(rows: &[indicator_tally::Model], measure: Measure) -> Result<Progress, DbErr> {
-    let mut total = Figures::default();
-    let mut out = Progress::default();
-    for r in rows {
-        out.projects += 1;
-        out.indicators += u64::try_from(r.indicators).unwrap_or_default();
-        add(&mut total.baseline, decimal(&r.baseline)?)?;
-        add(&mut total.target, decimal(&r.target)?)?;
-        add(&mut total.actual, decimal(&r.actual)?)?;
-        add(&mut total.numerator, decimal(&r.numerator)?)?;
-        add(&mut total.denominator, decimal(&r.denominator)?)?;
-    }
-    out.baseline = total.baseline;
-    out.target = total.target;
-    out.actual = match measure {
-        Measure::Percentage => match (total.numerator, total.denominator) {
-            (Some(n), Some(d)) => results::percent_of(n, d),
-            _ => None,
-        },
-        _ => total.actual,
-    };
-    Ok(out)
+        .map(|(id, measure)| (*id, totals.remove(id).unwrap_or_default().progress(*measure)))
+        .collect())
 }

@@ -457,7 +457,7 @@ pub async fn rebuild_stale(db: &DatabaseConnection) -> Result<Vec<String>, DbErr
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         txn.execute_raw(Statement::from_string(
             DatabaseBackend::Postgres,
-            "LOCK TABLE dashboard_tallies, milestone_tallies, milestone_day_tallies, indicator_tallies IN EXCLUSIVE MODE",
+            "LOCK TABLE dashboard_tallies, milestone_tallies, milestone_day_tallies, indicator_tallies, indicator_totals IN EXCLUSIVE MODE",
         ))
         .await?;
     }

@@ -959,3 +959,70 @@ async fn results_csv_has_a_row_per_period_and_dimension_value_equal_to_the_api()
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_approvals_across_projects_keep_the_totals_exact() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    each_backend(|app| async move {
+        let app = app.with_reference().await;
+        let ghg = standard_id(&app, "ghg-emissions-reduced").await;
+        // Eight projects, each with a linked indicator and two submitted updates in 2025.
+        let mut submitted = Vec::new();
+        for n in 0..8 {
+            let project = app.project(&format!("race-{n}"), &["FJ"]).await;
+            let res = result(&app, &project).await;
+            let ind = indicator(
+                &app,
+                &res,
+                json!({"title": {"en": "t"}, "measure": "unit", "unit": "tCO2e",
+                "standard_indicator_id": ghg, "baseline": {"year": 2024, "value": "1"}}),
+            )
+            .await;
+            let per = period(&app, &ind, "2025-01-01", "2025-12-31", Some("10")).await;
+            for value in ["0.1", "2"] {
+                let r = app
+                    .post(&format!("/api/v1/periods/{per}/updates"), json!({"value": value}))
+                    .await;
+                let u = created(&r, "update");
+                let r = app
+                    .post(&format!("/api/v1/updates/{u}/transitions"), json!({"to": "submitted"}))
+                    .await;
+                assert_eq!(r.status, StatusCode::OK);
+                submitted.push(u);
+            }
+        }
+        // Approve all sixteen at once: every approval moves the same two total rows.
+        let tasks: Vec<_> = submitted
+            .iter()
+            .map(|u| {
+                let router = app.router.clone();
+                let req = Request::post(format!("/api/v1/updates/{u}/transitions"))
+                    .header("authorization", format!("Bearer {}", app.admin))
+                    .header("content-type", "application/json")
+                    .body(Body::from(json!({"to": "approved"}).to_string()))
+                    .expect("request");
+                tokio::spawn(async move { router.oneshot(req).await.expect("router").status() })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.expect("task"), StatusCode::OK, "{}", app.backend);
+        }
+        let p = progress(&app, &ghg, "year=2025").await;
+        assert_eq!(
+            (
+                p["baseline"].as_str(),
+                p["target"].as_str(),
+                p["actual"].as_str(),
+                p["projects"].as_u64()
+            ),
+            (Some("8"), Some("80"), Some("16.8"), Some(8)),
+            "{}",
+            app.backend
+        );
+        let off = tallies::differences(&app.db).await.unwrap();
+        assert!(off.is_empty(), "{off:?}");
+    })
+    .await;
+}
