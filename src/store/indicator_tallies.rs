@@ -499,40 +499,40 @@ pub async fn progress(
     let mut select = indicator_tally::Entity::find()
         .filter(indicator_tally::Column::StandardIndicatorId.eq(standard_indicator_id))
         .filter(indicator_tally::Column::Year.eq(year));
+    // EXISTS, not IN: the shares of one indicator and year are few next to a
+    // country's or a fund's projects, so each share probes an index once.
+    let share_project = || Expr::col((indicator_tally::Entity, indicator_tally::Column::ProjectId));
     if let Some(fund) = scope.fund_id {
         let funded = [GrantStatus::Approved, GrantStatus::Active, GrantStatus::Completed];
-        select = select.filter(
-            indicator_tally::Column::ProjectId.in_subquery(
-                Query::select()
-                    .column(grant::Column::ProjectId)
-                    .from(grant::Entity)
-                    .and_where(Expr::col(grant::Column::FundId).eq(fund))
-                    .and_where(Expr::col(grant::Column::Status).is_in(funded.map(|s| s.as_str())))
-                    .to_owned(),
-            ),
-        );
+        select = select.filter(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(grant::Entity)
+                .and_where(Expr::col((grant::Entity, grant::Column::ProjectId)).eq(share_project()))
+                .and_where(Expr::col(grant::Column::FundId).eq(fund))
+                .and_where(Expr::col(grant::Column::Status).is_in(funded.map(|s| s.as_str())))
+                .to_owned(),
+        ));
     }
     if let Some(country) = &scope.country {
-        select = select.filter(
-            indicator_tally::Column::ProjectId.in_subquery(
-                Query::select()
-                    .column(project_country::Column::ProjectId)
-                    .from(project_country::Entity)
-                    .and_where(Expr::col(project_country::Column::Country).eq(country.as_str()))
-                    .to_owned(),
-            ),
-        );
+        select = select.filter(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(project_country::Entity)
+                .and_where(Expr::col((project_country::Entity, project_country::Column::ProjectId)).eq(share_project()))
+                .and_where(Expr::col(project_country::Column::Country).eq(country.as_str()))
+                .to_owned(),
+        ));
     }
     if let Some(alliance) = scope.alliance_id {
-        select = select.filter(
-            indicator_tally::Column::ProjectId.in_subquery(
-                Query::select()
-                    .column(project::Column::Id)
-                    .from(project::Entity)
-                    .and_where(Expr::col(project::Column::AllianceId).eq(alliance))
-                    .to_owned(),
-            ),
-        );
+        select = select.filter(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(project::Entity)
+                .and_where(Expr::col((project::Entity, project::Column::Id)).eq(share_project()))
+                .and_where(Expr::col(project::Column::AllianceId).eq(alliance))
+                .to_owned(),
+        ));
     }
     let total = totals_of(&select.all(db).await?)?.remove(&(standard_indicator_id, year));
     Ok(total.unwrap_or_default().progress(measure))
