@@ -75,16 +75,26 @@ pub async fn grant(db: &impl ConnectionTrait, actor: &Actor, id: Uuid, lock: Loc
         .ok_or(AppError::NotFound)
 }
 
-async fn scoped<E: EntityTrait>(
+/// A row of any table with a project id column, as the actor may see it, or `NotFound`.
+pub async fn in_visible_project<E: EntityTrait>(
     db: &impl ConnectionTrait,
     actor: &Actor,
     select: Select<E>,
     project_id: E::Column,
-) -> AppResult<u64> {
-    Ok(visible_projects(select, actor, project_id)
+) -> AppResult<E::Model> {
+    visible_projects(select, actor, project_id)
         .one(db)
         .await?
-        .map_or(0, |_| 1))
+        .ok_or(AppError::NotFound)
+}
+
+/// A lookup as a count: 1 when found, 0 when not.
+fn seen<T>(found: AppResult<T>) -> AppResult<u64> {
+    match found {
+        Ok(_) => Ok(1),
+        Err(AppError::NotFound) => Ok(0),
+        Err(e) => Err(e),
+    }
 }
 
 /// The 404-before-403 order: the record as the actor may see it, then the
@@ -107,44 +117,46 @@ pub async fn can_see(db: &impl ConnectionTrait, actor: &Actor, kind: &str, id: U
         return Ok(true);
     }
     let found = match kind {
-        "projects" => {
-            visible_projects(project::Entity::find_by_id(id), actor, project::Column::Id)
-                .count(db)
-                .await?
+        "projects" => seen(in_visible_project(db, actor, project::Entity::find_by_id(id), project::Column::Id).await)?,
+        "milestones" => seen(
+            in_visible_project(
+                db,
+                actor,
+                milestone::Entity::find_by_id(id),
+                milestone::Column::ProjectId,
+            )
+            .await,
+        )?,
+        "results" => {
+            seen(in_visible_project(db, actor, result::Entity::find_by_id(id), result::Column::ProjectId).await)?
         }
-        "milestones" => {
-            visible_projects(milestone::Entity::find_by_id(id), actor, milestone::Column::ProjectId)
-                .count(db)
-                .await?
-        }
-        "results" => scoped(db, actor, result::Entity::find_by_id(id), result::Column::ProjectId).await?,
-        "indicators" => {
-            scoped(
+        "indicators" => seen(
+            in_visible_project(
                 db,
                 actor,
                 indicator::Entity::find_by_id(id),
                 indicator::Column::ProjectId,
             )
-            .await?
-        }
-        "periods" => {
-            scoped(
+            .await,
+        )?,
+        "periods" => seen(
+            in_visible_project(
                 db,
                 actor,
                 indicator_period::Entity::find_by_id(id),
                 indicator_period::Column::ProjectId,
             )
-            .await?
-        }
-        "updates" => {
-            scoped(
+            .await,
+        )?,
+        "updates" => seen(
+            in_visible_project(
                 db,
                 actor,
                 indicator_update::Entity::find_by_id(id),
                 indicator_update::Column::ProjectId,
             )
-            .await?
-        }
+            .await,
+        )?,
         "grants" => visible_grants(grant::Entity::find_by_id(id), actor).count(db).await?,
         "disbursements" => {
             let grants = visible_grants(grant::Entity::find(), actor)

@@ -3,7 +3,7 @@
 //! `domain::results::Rule::actual`), read for a batch of projects at once;
 //! and `results.csv`, one row per indicator period and per dimension value.
 
-use super::source::Filter;
+use super::source::{self, Filter};
 use super::spreadsheet::{self, text};
 use super::vocab::best;
 use super::{Chunk, Export, ExportError};
@@ -195,9 +195,7 @@ impl Export for ResultsCsv {
             select = select.filter(project::Column::Id.gt(after));
         }
         let projects = select.order_by_asc(project::Column::Id).limit(BATCH).all(db).await?;
-        let next = (projects.len() as u64 == BATCH)
-            .then(|| projects.last().map(|p| p.id))
-            .flatten();
+        let next = source::next_cursor(&projects, BATCH, |p| p.id);
         let ids: Vec<Uuid> = projects.iter().map(|p| p.id).collect();
         let mut tree = framework(db, &ids).await?;
         let mut rows = Vec::new();

@@ -268,7 +268,7 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
 }
 
 /// A full batch may have a successor; a short one is the last.
-fn next_cursor<T>(rows: &[T], batch: u64, id: impl Fn(&T) -> Uuid) -> Option<Uuid> {
+pub(super) fn next_cursor<T>(rows: &[T], batch: u64, id: impl Fn(&T) -> Uuid) -> Option<Uuid> {
     if rows.len() as u64 == batch {
         rows.last().map(id)
     } else {

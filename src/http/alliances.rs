@@ -184,7 +184,7 @@ async fn create(
     let focus = focus_areas(&mut v, focus).unwrap_or_default();
     check_institution(&state.db, &mut v, "secretariat_institution_id", secretariat).await?;
     let (Some(code), Some(name), Some(founded_on)) = (code, name, founded_on) else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 
@@ -290,7 +290,7 @@ async fn add_member(
     let joined_on = v.required("joined_on", body.joined_on).map(Date::naive);
     check_institution(&state.db, &mut v, "institution_id", institution_id).await?;
     let (Some(institution_id), Some(role), Some(joined_on)) = (institution_id, role, joined_on) else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 

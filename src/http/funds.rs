@@ -123,7 +123,7 @@ async fn create(State(state): State<AppState>, caller: Caller, Input(body, mut v
     let (Some(code), Some(name), Some(currency), Some(sponsor), Some(established_on)) =
         (code, name, currency, sponsor, established_on)
     else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 

@@ -4,9 +4,8 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult, Problem};
+use super::error::{ApiResult, Problem};
 use super::extract::{IfMatch, Input, Path, Query};
-use super::input::Validator;
 use super::pagination::{Page, PageRequest};
 use super::reply::{Reply, Versioned};
 use crate::app::access::{self, Lock};
@@ -150,10 +149,6 @@ pub struct PageParams {
 
 // ---------------------------------------------------------------- shared steps
 
-fn incomplete(v: Validator) -> ApiError {
-    v.finish().err().unwrap_or(ApiError::field("body", "is incomplete"))
-}
-
 /// A grant the caller may see (partners: grants to their institution), or 404.
 async fn visible_grant(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<grant::Model> {
     Ok(access::grant(&state.db, caller, id, Lock::No).await?)
@@ -215,7 +210,7 @@ async fn create(
     let (Some(fund_id), Some(project_id), Some(recipient), Some(title), Some(amount)) =
         (fund_id, project_id, recipient, title, amount)
     else {
-        return Err(incomplete(v));
+        return Err(v.incomplete());
     };
     v.finish()?;
 
@@ -281,7 +276,7 @@ async fn transition(
 ) -> ApiResult<Reply> {
     let to = v.required("to", body.to);
     let note = v.optional("note", body.note);
-    let Some(to) = to else { return Err(incomplete(v)) };
+    let Some(to) = to else { return Err(v.incomplete()) };
     v.finish()?;
 
     let mut uow = caller.begin(&state.db).await?;
@@ -329,7 +324,7 @@ async fn add_tranche(
     let due_on = v.optional("due_on", body.due_on).map(Date::naive);
     let milestone_id = v.optional("milestone_id", body.milestone_id);
     let Some(amount) = amount else {
-        return Err(incomplete(v));
+        return Err(v.incomplete());
     };
     v.finish()?;
 
@@ -392,7 +387,7 @@ async fn disburse(
         "is required with exchange_rate",
     );
     let (Some(amount), Some(paid_on)) = (amount, paid_on) else {
-        return Err(incomplete(v));
+        return Err(v.incomplete());
     };
     v.finish()?;
 
@@ -423,7 +418,7 @@ async fn reverse(
 ) -> ApiResult<Reply> {
     let reason = v.required("reason", body.reason);
     let Some(reason) = reason else {
-        return Err(incomplete(v));
+        return Err(v.incomplete());
     };
     v.finish()?;
 

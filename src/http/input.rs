@@ -113,6 +113,12 @@ impl Validator {
         }
     }
 
+    /// The problem of a body whose required fields did not all arrive valid
+    /// (each was reported by `required`, so the fallback never shows).
+    pub fn incomplete(self) -> ApiError {
+        self.finish().err().unwrap_or(ApiError::field("body", "is incomplete"))
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             Ok(())

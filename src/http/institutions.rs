@@ -131,7 +131,7 @@ async fn create(
     let time_zone = v.optional("time_zone", body.time_zone);
     let contact_email = v.optional("contact_email", body.contact_email);
     let (Some(name), Some(kind), Some(country)) = (name, kind, country) else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 

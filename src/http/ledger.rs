@@ -179,7 +179,7 @@ async fn contribute(
     let received_on = v.required("received_on", body.received_on).map(Date::naive);
     let reference = v.optional("reference", body.reference);
     let (Some(contributor), Some(amount), Some(received_on)) = (contributor, amount, received_on) else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 

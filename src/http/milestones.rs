@@ -207,7 +207,7 @@ async fn create_milestone(
     let description = v.optional("description", body.description);
     let due_on = v.required("due_on", body.due_on).map(Date::naive);
     let (Some(title), Some(due_on)) = (title, due_on) else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 
@@ -309,7 +309,7 @@ async fn transition_milestone(
     let to = v.required("to", body.to);
     let note = v.optional("note", body.note);
     let Some(to) = to else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("to", "is required")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 
@@ -336,7 +336,7 @@ async fn achieve_milestone(
     }
     let evidence = v.required("evidence", body.evidence);
     let (Some(achieved_on), Some(evidence)) = (achieved_on, evidence) else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 
@@ -383,7 +383,7 @@ async fn create_report(
         v.check(day <= latest_today(), "reported_on", "may not be in the future");
     }
     let Some(note) = note else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("note", "is required")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 

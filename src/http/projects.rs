@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, ApiResult, Problem};
+use super::error::{ApiResult, Problem};
 use super::extract::{IfMatch, Input, Path, Query};
 use super::pagination::{Page, PageRequest, contains_pattern};
 use super::reply::{Reply, Versioned};
@@ -244,7 +244,7 @@ async fn create(
     let (Some(code), Some(title), Some(sector), Some(countries), Some(rio), Some(planned_start), Some(planned_end)) =
         (code, title, sector, countries, rio, planned_start, planned_end)
     else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 
@@ -330,7 +330,7 @@ async fn transition(
     let to = v.required("to", body.to);
     let note = v.optional("note", body.note);
     let Some(to) = to else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("to", "is required")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 
@@ -381,7 +381,7 @@ async fn add_participant(
     let institution_id = v.required("institution_id", body.institution_id);
     let role = v.required("role", body.role);
     let (Some(institution_id), Some(role)) = (institution_id, role) else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 

@@ -94,10 +94,6 @@ where
     Ok(Page { items, next_cursor })
 }
 
-fn incomplete(v: super::input::Validator) -> ApiError {
-    v.finish().err().unwrap_or(ApiError::field("body", "is incomplete"))
-}
-
 // ----- standard indicators -----
 
 crate::input! {
@@ -164,7 +160,7 @@ async fn create_standard(
     let unit = v.optional("unit", body.unit);
     let ascending = v.change("ascending", body.ascending).unwrap_or(true);
     let (Some(code), Some(title), Some(measure)) = (code, title, measure) else {
-        return Err(incomplete(v));
+        return Err(v.incomplete());
     };
     v.finish()?;
     let new = standard::New {
@@ -313,7 +309,7 @@ async fn create_result(
     let title = v.required("title", body.title);
     let description = v.optional("description", body.description);
     let (Some(result_type), Some(title)) = (result_type, title) else {
-        return Err(incomplete(v));
+        return Err(v.incomplete());
     };
     v.finish()?;
     let new = results::NewResult {
@@ -461,7 +457,7 @@ async fn create_indicator(
     let baseline = v.optional("baseline", body.baseline);
     let dimensions = v.change("dimensions", body.dimensions).unwrap_or_default();
     let (Some(title), Some(measure)) = (title, measure) else {
-        return Err(incomplete(v));
+        return Err(v.incomplete());
     };
     v.finish()?;
     let new = results::NewIndicator {
@@ -577,7 +573,7 @@ async fn create_period(
     let period_end = v.required("period_end", body.period_end).map(Date::naive);
     let target = v.optional("target", body.target);
     let (Some(period_start), Some(period_end)) = (period_start, period_end) else {
-        return Err(incomplete(v));
+        return Err(v.incomplete());
     };
     v.check(period_start < period_end, "period_end", "must be after period_start");
     v.finish()?;
@@ -783,7 +779,7 @@ async fn transition_update(
     let to = v.required("to", body.to);
     let note = v.optional("note", body.note);
     let Some(to) = to else {
-        return Err(incomplete(v));
+        return Err(v.incomplete());
     };
     v.finish()?;
     let mut uow = caller.begin(&state.db).await?;

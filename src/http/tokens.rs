@@ -162,7 +162,7 @@ async fn create(
         None => {}
     }
     let (Some(name), Some(role)) = (name, role) else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 

@@ -175,7 +175,7 @@ async fn create(
     let description = v.optional("description", body.description);
     let enabled = v.change("enabled", body.enabled);
     let (Some(url), Some(event_types)) = (url, types) else {
-        return Err(v.finish().err().unwrap_or(ApiError::field("body", "is incomplete")));
+        return Err(v.incomplete());
     };
     v.finish()?;
 

@@ -39,26 +39,12 @@ use uuid::Uuid;
 /// The year of shares that count every period.
 pub const ALL_YEARS: i32 = 0;
 
-#[derive(Clone, Debug, Default, PartialEq)]
-struct Figures {
-    indicators: i64,
-    baseline: Option<Decimal>,
-    target: Option<Decimal>,
-    actual: Option<Decimal>,
-    numerator: Option<Decimal>,
-    denominator: Option<Decimal>,
-}
-
-fn add(total: &mut Option<Decimal>, v: Option<Decimal>) -> Result<(), DbErr> {
-    if let Some(v) = v {
-        let sum = total
-            .unwrap_or_default()
-            .checked_add(v)
-            .ok_or_else(|| DbErr::Custom("a standard indicator's total is out of range".into()))?;
-        *total = Some(sum);
-    }
-    Ok(())
-}
+/// The figures of a share and of a total, as indexes into [`Total::figures`].
+const BASELINE: usize = 0;
+const TARGET: usize = 1;
+const ACTUAL: usize = 2;
+const NUMERATOR: usize = 3;
+const DENOMINATOR: usize = 4;
 
 fn decimal(v: &Option<String>) -> Result<Option<Decimal>, DbErr> {
     v.as_deref()
@@ -125,7 +111,7 @@ async fn count_projects(db: &impl ConnectionTrait, projects: &[Uuid]) -> Result<
             actual: rule.actual(approved.remove(&p.id).unwrap_or_default()),
         });
     }
-    let mut shares: BTreeMap<(Uuid, i32, Uuid), Figures> = BTreeMap::new();
+    let mut shares: BTreeMap<(Uuid, i32, Uuid), Total> = BTreeMap::new();
     for i in &indicators {
         let Some(standard) = i.standard_indicator_id else {
             continue;
@@ -145,24 +131,25 @@ async fn count_projects(db: &impl ConnectionTrait, projects: &[Uuid]) -> Result<
     }
     Ok(shares
         .into_iter()
-        .map(
-            |((standard_indicator_id, year, project_id), f)| indicator_tally::Model {
+        .map(|((standard_indicator_id, year, project_id), f)| {
+            let text = |i: usize| f.figure(i).map(|d| d.normalize().to_string());
+            indicator_tally::Model {
                 standard_indicator_id,
                 year,
                 project_id,
                 indicators: f.indicators,
-                baseline: f.baseline.map(|d| d.normalize().to_string()),
-                target: f.target.map(|d| d.normalize().to_string()),
-                actual: f.actual.map(|d| d.normalize().to_string()),
-                numerator: f.numerator.map(|d| d.normalize().to_string()),
-                denominator: f.denominator.map(|d| d.normalize().to_string()),
-            },
-        )
+                baseline: text(BASELINE),
+                target: text(TARGET),
+                actual: text(ACTUAL),
+                numerator: text(NUMERATOR),
+                denominator: text(DENOMINATOR),
+            }
+        })
         .collect())
 }
 
 /// What one indicator adds to a share, from its periods in the year (in order of their end).
-fn contribute(i: &indicator::Model, periods: &[&Counting], f: &mut Figures) -> Result<(), DbErr> {
+fn contribute(i: &indicator::Model, periods: &[&Counting], f: &mut Total) -> Result<(), DbErr> {
     f.indicators += 1;
     if i.measure == Measure::Percentage {
         let counted: Vec<&&Counting> = if i.cumulative {
@@ -177,21 +164,21 @@ fn contribute(i: &indicator::Model, periods: &[&Counting], f: &mut Figures) -> R
         };
         for p in counted {
             if let Some((n, d)) = p.actual.parts {
-                add(&mut f.numerator, Some(n.decimal()))?;
-                add(&mut f.denominator, Some(d.decimal()))?;
+                f.put(NUMERATOR, Some(n.decimal()))?;
+                f.put(DENOMINATOR, Some(d.decimal()))?;
             }
         }
         return Ok(());
     }
-    add(&mut f.baseline, decimal(&i.baseline_value)?)?;
+    f.put(BASELINE, decimal(&i.baseline_value)?)?;
     let actual = |p: &&&Counting| p.actual.value.map(Value::decimal);
     if i.cumulative {
-        add(&mut f.target, periods.iter().rev().find_map(|p| p.target))?;
-        add(&mut f.actual, periods.iter().rev().find_map(|p| actual(&p)))?;
+        f.put(TARGET, periods.iter().rev().find_map(|p| p.target))?;
+        f.put(ACTUAL, periods.iter().rev().find_map(|p| actual(&p)))?;
     } else {
         for p in periods {
-            add(&mut f.target, p.target)?;
-            add(&mut f.actual, actual(&p))?;
+            f.put(TARGET, p.target)?;
+            f.put(ACTUAL, actual(&p))?;
         }
     }
     Ok(())
@@ -263,9 +250,10 @@ async fn move_total(db: &impl ConnectionTrait, (id, year): (Uuid, i32), by: &Tot
     Ok(())
 }
 
-/// Shares summed: how many projects and indicators, and each figure's sum
-/// over the shares that carry it (with how many do, so that a figure no
-/// share carries stays null rather than becoming 0).
+/// Figures summed: how many projects and indicators, and each figure's sum
+/// over what carries it (with how many do, so that a figure nothing carries
+/// stays null rather than becoming 0). One project's share is counted in it,
+/// and the shares of many are summed in it.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Total {
     projects: i64,
@@ -275,6 +263,22 @@ struct Total {
 }
 
 impl Total {
+    /// Adds a figure, if there is one.
+    fn put(&mut self, i: usize, v: Option<Decimal>) -> Result<(), DbErr> {
+        if let Some(v) = v {
+            let (n, sum) = &mut self.figures[i];
+            *n += 1;
+            *sum = checked(sum.checked_add(v))?;
+        }
+        Ok(())
+    }
+
+    /// A figure's sum, or `None` when nothing carried it.
+    fn figure(&self, i: usize) -> Option<Decimal> {
+        let (n, sum) = self.figures[i];
+        (n > 0).then_some(sum)
+    }
+
     fn add_share(&mut self, r: &indicator_tally::Model, sign: i64) -> Result<(), DbErr> {
         self.projects += sign;
         self.indicators += sign * r.indicators;
@@ -337,19 +341,15 @@ impl Total {
 
     /// The figures as progress shows them: a percentage's actual from its summed parts.
     fn progress(&self, measure: Measure) -> Progress {
-        let figure = |i: usize| {
-            let (n, sum) = self.figures[i];
-            (n > 0).then_some(sum)
-        };
         Progress {
-            baseline: figure(0),
-            target: figure(1),
+            baseline: self.figure(BASELINE),
+            target: self.figure(TARGET),
             actual: match measure {
-                Measure::Percentage => match (figure(3), figure(4)) {
+                Measure::Percentage => match (self.figure(NUMERATOR), self.figure(DENOMINATOR)) {
                     (Some(n), Some(d)) => results::percent_of(n, d),
                     _ => None,
                 },
-                _ => figure(2),
+                _ => self.figure(ACTUAL),
             },
             projects: u64::try_from(self.projects).unwrap_or_default(),
             indicators: u64::try_from(self.indicators).unwrap_or_default(),

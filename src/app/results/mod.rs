@@ -11,7 +11,7 @@
 
 pub mod standard;
 
-use super::access::visible_projects;
+use super::access::in_visible_project;
 use super::versioned::{self, Expected, How, record};
 use super::{Actor, AppError, AppResult, Change, UnitOfWork, to_json};
 use crate::domain::kinds::Role;
@@ -24,7 +24,7 @@ use crate::store::outbox::Audience;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    Select, Set,
+    Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -268,25 +268,12 @@ record!(indicator_update => Update, "indicator_update", audience = |m: &indicato
 
 // ----- reading -----
 
-/// A row of a results table (each carries its project's id) as the actor may see it, or 404.
-pub async fn seen<E: EntityTrait>(
-    db: &impl ConnectionTrait,
-    actor: &Actor,
-    select: Select<E>,
-    project_column: E::Column,
-) -> AppResult<E::Model> {
-    visible_projects(select, actor, project_column)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound)
-}
-
 pub async fn seen_result(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<result::Model> {
-    seen(db, actor, result::Entity::find_by_id(id), result::Column::ProjectId).await
+    in_visible_project(db, actor, result::Entity::find_by_id(id), result::Column::ProjectId).await
 }
 
 pub async fn seen_indicator(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<indicator::Model> {
-    seen(
+    in_visible_project(
         db,
         actor,
         indicator::Entity::find_by_id(id),
@@ -296,7 +283,7 @@ pub async fn seen_indicator(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) 
 }
 
 pub async fn seen_period(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<indicator_period::Model> {
-    seen(
+    in_visible_project(
         db,
         actor,
         indicator_period::Entity::find_by_id(id),
@@ -306,7 +293,7 @@ pub async fn seen_period(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> 
 }
 
 pub async fn seen_update(db: &impl ConnectionTrait, actor: &Actor, id: Uuid) -> AppResult<indicator_update::Model> {
-    seen(
+    in_visible_project(
         db,
         actor,
         indicator_update::Entity::find_by_id(id),
